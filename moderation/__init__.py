@@ -1,0 +1,1 @@
+"""Score comment threads for hostile or off-topic replies and queue them for review."""

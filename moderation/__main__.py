@@ -1,0 +1,5 @@
+"""Allow ``python -m moderation``."""
+
+from moderation.cli import main
+
+main()
