@@ -1,0 +1,454 @@
+"""Rules: turn scores and thread fields into an action, a priority and readable reasons.
+
+Sits after the models in the flow (… → scores → **rules** → queue / write). It
+reads columns only; it never calls a model. A rules file is YAML, ordered, one
+mapping per rule::
+
+    rules:
+      - name: likely-threat
+        when: {threat: ">= 0.6"}
+        action: hold
+        priority: 95
+        reason: "Possible threat ({threat:.2f})"
+
+``when`` is a condition: a mapping of column → range (every entry must hold),
+or ``all: [...]``, ``any: [...]``, ``not: {...}``. A range is a comparison
+string (``">= 0.8"``, ``"< 0.2"``, ``"== 1"``) or an inclusive ``[low, high]``
+pair. A missing value (NaN) never satisfies a range.
+
+Semantics: every rule is evaluated. No rule matches → ``allow``. Matching
+rules that disagree between ``allow`` and anything stronger → ``review`` (a
+person decides), otherwise the strongest matched action wins
+(``remove`` > ``hold`` > ``review``). ``priority`` is the highest priority
+among matched escalating rules, and ``reasons`` lists every matched rule,
+highest priority first, with the values that made it match.
+
+Problems in a rules file are reported all at once, each with file, line and
+column; unknown keys and unknown columns are errors so a typo cannot make a
+rule silently match nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from moderation import schema
+from moderation.errors import RulesError
+
+#: Columns a rule may test: every score plus numeric thread fields.
+RULE_COLUMNS = (*schema.SCORES, schema.DEPTH, schema.SIBLING_INDEX, "length")
+RULE_KEYS = ("name", "when", "action", "priority", "reason")
+COMBINATORS = ("all", "any", "not")
+
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_RANGE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?|-?\.\d+)\s*$")
+
+
+# --- conditions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """``column`` compared with one bound, or inside an inclusive ``[low, high]``."""
+
+    column: str
+    op: str
+    value: float
+    high: float | None = None
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        values = pd.to_numeric(frame[self.column], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            if self.high is not None:
+                hit = (values >= self.value) & (values <= self.high)
+            else:
+                hit = _COMPARISONS[self.op](values, self.value)
+        return np.asarray(hit & ~np.isnan(values), dtype=bool)
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+
+@dataclass(frozen=True)
+class All:
+    """Every part holds."""
+
+    parts: tuple[Condition, ...]
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        out = np.ones(len(frame), dtype=bool)
+        for part in self.parts:
+            out &= part.mask(frame)
+        return out
+
+    def columns(self) -> list[str]:
+        return [c for p in self.parts for c in p.columns()]
+
+
+@dataclass(frozen=True)
+class Any_:
+    """At least one part holds."""
+
+    parts: tuple[Condition, ...]
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        out = np.zeros(len(frame), dtype=bool)
+        for part in self.parts:
+            out |= part.mask(frame)
+        return out
+
+    def columns(self) -> list[str]:
+        return [c for p in self.parts for c in p.columns()]
+
+
+@dataclass(frozen=True)
+class Not:
+    """The part does not hold."""
+
+    part: Condition
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        return ~self.part.mask(frame)
+
+    def columns(self) -> list[str]:
+        return self.part.columns()
+
+
+Condition = Range | All | Any_ | Not
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule: a condition, the action it asks for, a priority and a reason."""
+
+    name: str
+    when: Condition
+    action: schema.Action
+    priority: int = 0
+    reason: str = ""
+    line: int = 0
+
+    def describe(self, row: Mapping[str, Any]) -> str:
+        """The reason text for one matched row, followed by the values that matched."""
+        values = {c: row.get(c) for c in dict.fromkeys(self.when.columns())}
+        text = self.reason.format(**values) if self.reason else self.name
+        shown = ", ".join(f"{c} {_fmt(v)}" for c, v in values.items())
+        return f"{text} [{self.name}: {shown}]"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{value:.2f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """An ordered, validated set of rules (see the module docstring for semantics)."""
+
+    rules: tuple[Rule, ...]
+    source: str = "<rules>"
+
+    def columns(self) -> list[str]:
+        """Every column some rule tests."""
+        return list(dict.fromkeys(c for r in self.rules for c in r.when.columns()))
+
+
+# --- loading with positions ------------------------------------------------------------------
+
+
+class _Located(dict[Any, Any]):
+    """A mapping that remembers the line and column of each key and of itself."""
+
+    positions: dict[Any, tuple[int, int]]
+    start: tuple[int, int]
+
+
+class _LocatingLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings are :class:`_Located`, for error positions."""
+
+
+def _construct_located(loader: _LocatingLoader, node: yaml.MappingNode) -> _Located:
+    loader.flatten_mapping(node)
+    out = _Located()
+    out.positions = {}
+    out.start = (node.start_mark.line + 1, node.start_mark.column + 1)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.positions[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    return out
+
+
+_LocatingLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_located,  # type: ignore[arg-type]
+)
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """One problem in a rules file, with where it is."""
+
+    source: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}: {self.message}"
+
+
+class _Parser:
+    """Builds :class:`Rules` from loaded YAML, collecting every problem on the way."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[RuleProblem] = []
+
+    def problem(self, where: tuple[int, int], message: str) -> None:
+        self.problems.append(RuleProblem(self.source, where[0], where[1], message))
+
+    def unknown(self, key: object, choices: Iterable[str], what: str) -> str:
+        close = difflib.get_close_matches(str(key), list(choices), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return f"unknown {what} '{key}'.{hint} Known: {', '.join(choices)}"
+
+    def document(self, data: Any) -> tuple[Rule, ...]:
+        if not isinstance(data, _Located):
+            self.problem((1, 1), "a rules file must be a mapping with a 'rules:' list")
+            return ()
+        for key in data:
+            if key not in ("rules", "version"):
+                self.problem(data.positions[key], self.unknown(key, ("rules", "version"), "key"))
+        if data.get("version", 1) != 1:
+            self.problem(data.positions["version"], "unsupported version; this release reads 1")
+        items = data.get("rules")
+        if not isinstance(items, list):
+            self.problem(data.positions.get("rules", data.start), "'rules' must be a list of rules")
+            return ()
+        rules = [self.rule(item, data.positions["rules"]) for item in items]
+        seen: dict[str, int] = {}
+        for rule in rules:
+            if rule is None:
+                continue
+            if rule.name in seen:
+                self.problem(
+                    (rule.line, 1),
+                    f"duplicate rule name '{rule.name}' (first at line {seen[rule.name]})",
+                )
+            seen.setdefault(rule.name, rule.line)
+        return tuple(r for r in rules if r is not None)
+
+    def rule(self, item: Any, where: tuple[int, int]) -> Rule | None:
+        if not isinstance(item, _Located):
+            self.problem(where, f"each rule must be a mapping, got {item!r}")
+            return None
+        before = len(self.problems)
+        for key in item:
+            if key not in RULE_KEYS:
+                self.problem(item.positions[key], self.unknown(key, RULE_KEYS, "rule key"))
+        for key in ("name", "when", "action"):
+            if key not in item:
+                self.problem(item.start, f"rule is missing '{key}'")
+        name = item.get("name")
+        if "name" in item and not (isinstance(name, str) and name.strip()):
+            self.problem(item.positions["name"], "'name' must be a non-empty string")
+        action = item.get("action")
+        actions = [a.value for a in schema.Action]
+        if "action" in item and action not in actions:
+            self.problem(item.positions["action"], self.unknown(action, actions, "action"))
+        priority = item.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            self.problem(item.positions["priority"], f"'priority' must be an integer, got {priority!r}")
+        when = self.condition(item["when"], item.positions["when"]) if "when" in item else None
+        reason = item.get("reason", "")
+        if not isinstance(reason, str):
+            self.problem(item.positions["reason"], "'reason' must be a string")
+        elif when is not None:
+            self.reason_fields(reason, when, item.positions.get("reason", item.start))
+        if len(self.problems) > before or when is None:
+            return None
+        return Rule(
+            name=str(name),
+            when=when,
+            action=schema.Action(action),
+            priority=int(priority),
+            reason=reason,
+            line=item.start[0],
+        )
+
+    def condition(self, node: Any, where: tuple[int, int]) -> Condition | None:
+        if not isinstance(node, _Located) or not node:
+            self.problem(where, "a condition must be a non-empty mapping of column: range, "
+                                "or all / any / not")
+            return None
+        parts: list[Condition | None] = []
+        for key, value in node.items():
+            at = node.positions[key]
+            if key in ("all", "any"):
+                if not isinstance(value, list) or not value:
+                    self.problem(at, f"'{key}' needs a non-empty list of conditions")
+                    parts.append(None)
+                    continue
+                subs = [self.condition(v, at) for v in value]
+                ok = [s for s in subs if s is not None]
+                parts.append(
+                    None if len(ok) < len(subs) else (All(tuple(ok)) if key == "all" else Any_(tuple(ok)))
+                )
+            elif key == "not":
+                sub = self.condition(value, at)
+                parts.append(None if sub is None else Not(sub))
+            elif key in RULE_COLUMNS:
+                parts.append(self.range(str(key), value, at))
+            else:
+                self.problem(at, self.unknown(key, (*COMBINATORS, *RULE_COLUMNS), "column or operator"))
+                parts.append(None)
+        if any(p is None for p in parts):
+            return None
+        done = [p for p in parts if p is not None]
+        return done[0] if len(done) == 1 else All(tuple(done))
+
+    def range(self, column: str, value: Any, where: tuple[int, int]) -> Range | None:
+        if isinstance(value, str):
+            match = _RANGE.match(value)
+            if match:
+                return Range(column, match.group(1), float(match.group(2)))
+        elif (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
+            low, high = float(value[0]), float(value[1])
+            if low <= high:
+                return Range(column, "between", low, high)
+            self.problem(where, f"range for '{column}' has low {low} above high {high}")
+            return None
+        self.problem(
+            where,
+            f"bad range for '{column}': {value!r}. Write a comparison such as \">= 0.8\" "
+            "or an inclusive pair such as [0.6, 1]",
+        )
+        return None
+
+    def reason_fields(self, reason: str, when: Condition, where: tuple[int, int]) -> None:
+        allowed = set(RULE_COLUMNS)
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(reason) if f is not None]
+        except ValueError as exc:
+            self.problem(where, f"bad placeholder in reason: {exc}")
+            return
+        for name in fields:
+            if name not in allowed:
+                self.problem(where, self.unknown(name, sorted(allowed), "placeholder"))
+            elif name not in when.columns():
+                self.problem(where, f"placeholder '{{{name}}}' is not tested by this rule's 'when'")
+
+
+def check_rules_text(text: str, source: str = "<rules>") -> tuple[Rules, list[RuleProblem]]:
+    """Parse rules from YAML text; return what parsed and every problem found."""
+    parser = _Parser(source)
+    try:
+        data = yaml.load(text, Loader=_LocatingLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = getattr(exc, "problem", None) or str(exc)
+        return Rules((), source), [RuleProblem(source, where[0], where[1], f"not valid YAML: {problem}")]
+    rules = parser.document(data)
+    return Rules(rules, source), sorted(parser.problems, key=lambda p: (p.line, p.column))
+
+
+def check_rules(path: str | Path) -> list[RuleProblem]:
+    """Every problem in the rules file at ``path`` (empty when it is valid)."""
+    return check_rules_text(_read(path), str(path))[1]
+
+
+def load_rules(path: str | Path | None = None) -> Rules:
+    """Load and validate a rules file; ``None`` loads the shipped default rules.
+
+    Raises
+    ------
+    RulesError
+        Listing every problem, each as ``file:line:column: message``.
+    """
+    if path is None:
+        text = resources.files("moderation").joinpath("defaults/rules.yaml").read_text("utf-8")
+        source = "default rules (moderation/defaults/rules.yaml)"
+    else:
+        text, source = _read(path), str(path)
+    rules, problems = check_rules_text(text, source)
+    if problems:
+        raise RulesError("\n".join(str(p) for p in problems))
+    return rules
+
+
+def _read(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesError(f"{path}: rules file not found") from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def apply_rules(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """Decide ``action``, ``priority`` and ``reasons`` for every row of ``frame``.
+
+    ``frame`` must hold every column the rules test (scores and thread
+    fields). Returns a new frame with the three decision columns and the same
+    index; rows are never dropped or reordered.
+    """
+    missing = [c for c in rules.columns() if c not in frame.columns]
+    if missing:
+        raise RulesError(
+            f"{rules.source}: rules test column(s) {', '.join(missing)} that the scored "
+            f"frame does not have. Found: {', '.join(map(str, frame.columns))}"
+        )
+    ordered = sorted(rules.rules, key=lambda r: -r.priority)
+    masks = np.column_stack([r.when.mask(frame) for r in ordered]) if ordered else None
+    n = len(frame)
+    actions = np.full(n, schema.Action.ALLOW.value, dtype=object)
+    priorities = np.zeros(n, dtype=int)
+    reasons = np.full(n, "", dtype=object)
+    if masks is not None:
+        rows = frame.reset_index(drop=True)
+        for i in np.flatnonzero(masks.any(axis=1)):
+            matched = [r for r, hit in zip(ordered, masks[i], strict=True) if hit]
+            record = rows.iloc[i].to_dict()
+            escalating = [r for r in matched if r.action is not schema.Action.ALLOW]
+            if escalating and len(escalating) < len(matched):
+                action = schema.Action.REVIEW  # an allow rule disagrees: a person decides
+            elif escalating:
+                action = max((r.action for r in escalating), key=lambda a: a.severity)
+            else:
+                action = schema.Action.ALLOW
+            actions[i] = action.value
+            priorities[i] = max((r.priority for r in escalating), default=0)
+            reasons[i] = "; ".join(r.describe(record) for r in matched)
+    return pd.DataFrame(
+        {schema.ACTION: actions, schema.PRIORITY: priorities, schema.REASONS: reasons},
+        index=frame.index,
+    )
