@@ -164,10 +164,15 @@ def make_pairs(rows: pd.DataFrame, *, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = len(rows)
     real = rows.assign(label=0)
+    threads = rows["thread"].to_numpy()
+    if len(set(threads)) < 2:
+        raise TrainingError("swapped-context pairs need comments from at least two threads")
     other = rng.permutation(n)
-    # A swap must come from a different thread.
-    same = rows["thread"].to_numpy() == rows["thread"].to_numpy()[other]
-    other[same] = (other[same] + 1) % n
+    # A swap must come from a different thread: redraw the donors that are not.
+    same = threads == threads[other]
+    while same.any():
+        other[same] = rng.integers(0, n, int(same.sum()))
+        same = threads == threads[other]
     donor = rows.iloc[other].reset_index(drop=True)
     swapped = rows.reset_index(drop=True).copy()
     swapped["topic"] = donor["topic"]

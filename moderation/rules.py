@@ -146,6 +146,7 @@ class Rule:
     priority: int = 0
     reason: str = ""
     line: int = 0
+    column: int = 0
 
     def describe(self, row: Mapping[str, Any]) -> str:
         """The reason text for one matched row, followed by the values that matched."""
@@ -253,7 +254,7 @@ class _Parser:
                 continue
             if rule.name in seen:
                 self.problem(
-                    (rule.line, 1),
+                    (rule.line, rule.column),
                     f"duplicate rule name '{rule.name}' (first at line {seen[rule.name]})",
                 )
             seen.setdefault(rule.name, rule.line)
@@ -295,6 +296,7 @@ class _Parser:
             priority=int(priority),
             reason=reason,
             line=item.start[0],
+            column=item.start[1],
         )
 
     def condition(self, node: Any, where: tuple[int, int]) -> Condition | None:

@@ -1,0 +1,46 @@
+"""Data flows one way: a module imports only modules earlier in the layer order."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "moderation"
+LAYERS = [
+    "errors", "schema", "io", "normalize", "thread", "features", "corpus", "model",
+    "offtopic", "bundle", "rules", "review", "moderator", "train", "evaluate", "cli",
+]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("moderation"):
+            parts = node.module.split(".")
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("moderation."):
+                    found.add(alias.name.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("module", LAYERS)
+def test_imports_only_go_down(module: str) -> None:
+    path = PACKAGE / f"{module}.py"
+    if not path.exists():
+        pytest.skip(f"{module}.py not present")
+    rank = LAYERS.index(module)
+    later = {m for m in imported_modules(path) if m in LAYERS and LAYERS.index(m) >= rank}
+    assert not later - {module}, f"{module} imports later layers: {sorted(later)}"
+
+
+def test_every_module_has_a_layer() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
+    assert modules <= set(LAYERS), sorted(modules - set(LAYERS))

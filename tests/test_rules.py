@@ -1,0 +1,188 @@
+"""Rules: parsing with positions, every problem reported, and the decision semantics."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation import schema
+from moderation.errors import RulesError
+from moderation.rules import Rules, apply_rules, check_rules, check_rules_text, load_rules
+
+RULES = """\
+version: 1
+rules:
+  - name: remove-severe
+    when: {severe_toxicity: ">= 0.9"}
+    action: remove
+    priority: 100
+    reason: "Severe ({severe_toxicity:.2f})"
+  - name: review-insult
+    when:
+      all:
+        - insult: [0.5, 1]
+        - not: {depth: "== 0"}
+    action: review
+    priority: 50
+  - name: trusted-short
+    when: {length: "< 5"}
+    action: allow
+"""
+
+
+def frame(**columns: list[float]) -> pd.DataFrame:
+    n = len(next(iter(columns.values())))
+    base: dict[str, list[float]] = {c: [0.0] * n for c in (*schema.SCORES, "depth", "sibling_index")}
+    base["length"] = [100.0] * n
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+@pytest.fixture
+def rules() -> Rules:
+    parsed, problems = check_rules_text(RULES, "test.yaml")
+    assert problems == []
+    return parsed
+
+
+def test_default_rules_are_valid_and_never_remove_off_topic() -> None:
+    default = load_rules()
+    assert default.rules
+    for rule in default.rules:
+        if "off_topic" in rule.when.columns():
+            assert rule.action is not schema.Action.REMOVE
+
+
+def test_no_match_allows(rules: Rules) -> None:
+    out = apply_rules(frame(insult=[0.1]), rules)
+    assert out.loc[0, schema.ACTION] == "allow"
+    assert out.loc[0, schema.PRIORITY] == 0
+    assert out.loc[0, schema.REASONS] == ""
+
+
+def test_strongest_action_and_highest_priority_win(rules: Rules) -> None:
+    out = apply_rules(frame(severe_toxicity=[0.95], insult=[0.7], depth=[1]), rules)
+    assert out.loc[0, schema.ACTION] == "remove"
+    assert out.loc[0, schema.PRIORITY] == 100
+    reasons = out.loc[0, schema.REASONS]
+    assert reasons.startswith("Severe (0.95) [remove-severe: severe_toxicity 0.95]")
+    assert "review-insult" in reasons
+
+
+def test_allow_disagreeing_with_escalation_goes_to_review(rules: Rules) -> None:
+    out = apply_rules(frame(severe_toxicity=[0.95], length=[3]), rules)
+    assert out.loc[0, schema.ACTION] == "review"
+    assert "trusted-short" in out.loc[0, schema.REASONS]
+
+
+def test_not_and_ranges(rules: Rules) -> None:
+    out = apply_rules(frame(insult=[0.7, 0.7, 0.4], depth=[0, 2, 2]), rules)
+    assert out[schema.ACTION].tolist() == ["allow", "review", "allow"]
+
+
+def test_missing_value_never_matches() -> None:
+    parsed, _ = check_rules_text("rules:\n  - {name: a, when: {off_topic: '<= 0.5'}, action: review}\n")
+    out = apply_rules(frame(off_topic=[math.nan, 0.2]), parsed)
+    assert out[schema.ACTION].tolist() == ["allow", "review"]
+
+
+def test_keeps_index_and_rows(rules: Rules) -> None:
+    scored = frame(insult=[0.9, 0.1, 0.9], depth=[1, 1, 1])
+    scored.index = [10, 5, 7]
+    out = apply_rules(scored, rules)
+    assert out.index.tolist() == [10, 5, 7]
+
+
+def test_missing_column_is_an_error(rules: Rules) -> None:
+    with pytest.raises(RulesError, match="severe_toxicity"):
+        apply_rules(pd.DataFrame({"insult": [0.3]}), rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("rules:\n  - name: a\n    when: {toxicty: '>= 0.8'}\n    action: review\n", "3:12",
+         "unknown column or operator 'toxicty'. Did you mean 'toxicity'?"),
+        ("rules:\n  - name: a\n    when: {toxicity: '>= 0.8'}\n    action: hodl\n", "4:5",
+         "unknown action 'hodl'. Did you mean 'hold'?"),
+        ("rules:\n  - name: a\n    when: {toxicity: '>= 0.8'}\n    action: hold\n    prio: 3\n", "5:5",
+         "unknown rule key 'prio'. Did you mean 'priority'?"),
+        ("rules:\n  - name: a\n    when: {toxicity: '=> 0.8'}\n    action: hold\n", "3:12",
+         "bad range for 'toxicity'"),
+        ("rules:\n  - name: a\n    when: {toxicity: [0.9, 0.1]}\n    action: hold\n", "3:12",
+         "low 0.9 above high 0.1"),
+        ("rules:\n  - name: a\n    when: {toxicity: '>= 0.8'}\n    action: hold\n    priority: high\n",
+         "5:5", "'priority' must be an integer"),
+        ("rules:\n  - name: a\n    action: hold\n", "2:5", "rule is missing 'when'"),
+        ("rules:\n  - name: a\n    when: {toxicity: '>= 0.8'}\n    action: hold\n"
+         "  - name: a\n    when: {insult: '>= 0.8'}\n    action: hold\n", "5:5", "duplicate rule name 'a'"),
+        ("rules:\n  - name: a\n    when: {toxicity: '>= 0.8'}\n    action: hold\n    reason: '{insult}'\n",
+         "5:5", "placeholder '{insult}' is not tested"),
+        ("rules:\n  - name: a\n    when: {toxicity: '>= 0.8'}\n    action: hold\n"
+         "    reason: '{toxicity.__class__}'\n", "5:5", "unknown placeholder"),
+        ("rulez: []\n", "1:1", "unknown key 'rulez'"),
+        ("rules: [\n  - name: x\n   when", "2:3", "not valid YAML"),
+        ("- just\n- a list\n", "1:1", "must be a mapping with a 'rules:' list"),
+    ],
+)
+def test_problems_have_line_and_column(text: str, where: str, message: str) -> None:
+    _, problems = check_rules_text(text, "r.yaml")
+    rendered = [str(p) for p in problems]
+    assert any(r.startswith(f"r.yaml:{where}") and message in r for r in rendered), rendered
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = "rules:\n  - name: a\n    when: {toxicty: '>= 0.8'}\n    action: hodl\n    prio: 1\n"
+    _, problems = check_rules_text(text)
+    assert len(problems) == 3
+    assert [p.line for p in problems] == sorted(p.line for p in problems)
+
+
+def test_load_rules_raises_with_all_problems(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("rules:\n  - name: a\n    when: {toxicty: '>= 0.8'}\n    action: hodl\n")
+    assert len(check_rules(path)) == 2
+    with pytest.raises(RulesError) as info:
+        load_rules(path)
+    assert str(info.value).count(str(path)) == 2
+
+
+def test_unreadable_rules_files(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="not found"):
+        load_rules(tmp_path / "missing.yaml")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"rules: []\n# caf\xe9\n")
+    with pytest.raises(RulesError, match="not UTF-8"):
+        load_rules(latin)
+
+
+@given(st.text(max_size=300))
+@settings(deadline=None, max_examples=200)
+def test_any_text_gives_rules_or_problems_never_a_crash(text: str) -> None:
+    parsed, problems = check_rules_text(text)
+    assert isinstance(parsed, Rules)
+    assert all(p.line >= 1 for p in problems)
+
+
+@given(
+    st.lists(st.floats(0, 1) | st.just(math.nan), min_size=1, max_size=30),
+    st.lists(st.floats(0, 1) | st.just(math.nan), min_size=1, max_size=30),
+)
+@settings(deadline=None, max_examples=100)
+def test_default_rules_match_a_slow_reference(tox: list[float], off: list[float]) -> None:
+    n = min(len(tox), len(off))
+    scored = frame(toxicity=tox[:n], off_topic=off[:n])
+    out = apply_rules(scored, load_rules())
+    for i in range(n):
+        expected = "allow"
+        if not np.isnan(tox[i]) and tox[i] >= 0.6:
+            expected = "review"
+        elif not np.isnan(off[i]) and off[i] >= 0.8:
+            expected = "review"
+        assert out.loc[i, schema.ACTION] == expected
