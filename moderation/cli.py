@@ -29,7 +29,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ModerationError as exc:
-            if ctx.params.get("traceback"):
+            if ctx.find_root().params.get("traceback"):
                 raise
             raise click.ClickException(str(exc)) from exc
 

@@ -1,0 +1,68 @@
+"""The user's own example thread, scored with the bundled model and default rules.
+
+The human notes in data/examples/README.md say which comments are hostile and which
+form the derailed naming-dispute chain; these tests hold the shipped model to them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from moderation import Moderator, schema
+from moderation.io import read_articles, read_comments
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "azerbaijan-csto"
+HOSTILE = ["c08", "c10", "c16"]          # insults: 'insane person', 'Zionist troll', 'puppet state'
+BORDERLINE = ["c13"]                     # inflammatory slogan, no insult
+DERAILED = [f"c{i:02d}" for i in range(2, 13)]   # the naming dispute, c02 … c12
+ON_TOPIC = ["c01", "c14", "c15", "c17"]
+
+
+@pytest.fixture(scope="module")
+def moderator() -> Moderator:
+    return Moderator.load()
+
+
+@pytest.fixture(scope="module")
+def scored(moderator: Moderator) -> pd.DataFrame:
+    comments = read_comments(EXAMPLE / "comments.csv")
+    articles = read_articles(EXAMPLE / "articles.csv")
+    return moderator.score(comments, articles).set_index("comment_id", drop=False)
+
+
+def test_one_row_per_comment_in_order(scored: pd.DataFrame) -> None:
+    source = pd.read_csv(EXAMPLE / "comments.csv", dtype=str, keep_default_na=False)
+    assert scored["comment_id"].tolist() == source["comment_id"].tolist()
+    assert (scored[schema.PROBLEMS] == "").all()
+
+
+def test_hostile_replies_rank_above_civil_ones_on_toxicity(scored: pd.DataFrame) -> None:
+    civil = scored.drop(index=HOSTILE + BORDERLINE)
+    assert scored.loc[HOSTILE, "toxicity"].min() > civil["toxicity"].max()
+
+
+def test_derailed_chain_is_more_off_topic_than_on_topic_comments(scored: pd.DataFrame) -> None:
+    derailed = scored.loc[DERAILED, "off_topic"]
+    on_topic = scored.loc[ON_TOPIC, "off_topic"]
+    assert derailed.mean() > on_topic.mean()
+    assert derailed.median() > on_topic.max()
+
+
+def test_review_list_has_hostile_replies_with_readable_reasons(scored: pd.DataFrame) -> None:
+    escalated = scored[scored[schema.ACTION] != "allow"]
+    for comment_id in HOSTILE:
+        assert comment_id in escalated.index, scored.loc[comment_id, list(schema.SCORES)]
+        reasons = escalated.loc[comment_id, schema.REASONS]
+        assert "[" in reasons and "words:" in reasons, reasons
+    assert (escalated[schema.ACTION] != "remove").all()  # nothing here is near-certain abuse
+
+
+def test_score_one_matches_the_batch(moderator: Moderator, scored: pd.DataFrame) -> None:
+    comments = read_comments(EXAMPLE / "comments.csv").set_index("comment_id", drop=False)
+    one = moderator.score_one(comments.loc["c10", "text"], parent=comments.loc["c09", "text"])
+    assert one.scores["toxicity"] == pytest.approx(scored.loc["c10", "toxicity"])
+    assert one.action != "allow"
+    assert one.terms
