@@ -3,39 +3,55 @@
 >>> from moderation import Moderator
 >>> m = Moderator.load()                                     # doctest: +SKIP
 >>> scored = m.score(comments, articles=articles)            # doctest: +SKIP
+
+Public names are imported on first use, so ``import moderation`` stays cheap and a
+command that never scores never loads scikit-learn.
 """
 
-from importlib.metadata import version
+from __future__ import annotations
 
-from moderation.errors import (
-    InputError,
-    ModelLoadError,
-    ModerationError,
-    OutputError,
-    RulesError,
-    TrainingError,
-)
-from moderation.io import read_articles, read_comments, write_table
-from moderation.moderator import Moderator, ScoredComment
-from moderation.review import build_queue
-from moderation.rules import Rules, apply_rules, check_rules, load_rules
+from importlib import import_module
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moderation.errors import (
+        InputError,
+        ModelLoadError,
+        ModerationError,
+        OutputError,
+        RulesError,
+        TrainingError,
+    )
+    from moderation.io import read_articles, read_comments, write_table
+    from moderation.moderator import Moderator, ScoredComment
+    from moderation.review import build_queue
+    from moderation.rules import Rules, apply_rules, check_rules, load_rules
+
+_WHERE = {
+    "InputError": "errors",
+    "ModelLoadError": "errors",
+    "ModerationError": "errors",
+    "OutputError": "errors",
+    "RulesError": "errors",
+    "TrainingError": "errors",
+    "read_articles": "io",
+    "read_comments": "io",
+    "write_table": "io",
+    "Moderator": "moderator",
+    "ScoredComment": "moderator",
+    "build_queue": "review",
+    "Rules": "rules",
+    "apply_rules": "rules",
+    "check_rules": "rules",
+    "load_rules": "rules",
+}
 
 __version__ = version("moderation")
-__all__ = [
-    "InputError",
-    "ModelLoadError",
-    "ModerationError",
-    "Moderator",
-    "OutputError",
-    "Rules",
-    "RulesError",
-    "ScoredComment",
-    "TrainingError",
-    "apply_rules",
-    "build_queue",
-    "check_rules",
-    "load_rules",
-    "read_articles",
-    "read_comments",
-    "write_table",
-]
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"moderation.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'moderation' has no attribute '{name}'")
