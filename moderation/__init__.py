@@ -48,7 +48,24 @@ _WHERE = {
 }
 
 __version__ = version("moderation")
-__all__ = sorted(_WHERE)
+__all__ = [
+    "InputError",
+    "ModelLoadError",
+    "ModerationError",
+    "Moderator",
+    "OutputError",
+    "Rules",
+    "RulesError",
+    "ScoredComment",
+    "TrainingError",
+    "apply_rules",
+    "build_queue",
+    "check_rules",
+    "load_rules",
+    "read_articles",
+    "read_comments",
+    "write_table",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -64,9 +64,9 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
                 raise click.BadParameter(f"'{pair}' is not CANONICAL=COLUMN", param_hint="--map")
             known = (*schema.INPUT_COLUMNS, *schema.ARTICLE_COLUMNS)
             if canonical not in known:
+                names = ", ".join(dict.fromkeys(known))
                 raise click.BadParameter(
-                    f"'{canonical}' is not a canonical column. Known: {', '.join(dict.fromkeys(known))}",
-                    param_hint="--map",
+                    f"'{canonical}' is not a canonical column. Known: {names}", param_hint="--map"
                 )
             mapping[canonical] = source
     return mapping
@@ -75,19 +75,42 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
 @cli.command()
 @click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "-o", "--output", default="-", show_default=True,
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
     help="Scored file: .csv, .jsonl or .parquet; '-' writes CSV to stdout.",
 )
-@click.option("--articles", type=click.Path(dir_okay=False, path_type=Path),
-              help="Articles file (thread_id, title, body) for off-topic scoring.")
-@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Model bundle directory [default: the bundled model].")
-@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Rules file (YAML) [default: the shipped rules].")
-@click.option("--queue", "queue_target",
-              help="Also write the escalated rows, most urgent first, to this .csv/.jsonl file.")
-@click.option("--map", "column_map", multiple=True, metavar="CANONICAL=COLUMN[,...]",
-              help="Read a differently named column, e.g. --map text=body,comment_id=id.")
+@click.option(
+    "--articles",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Articles file (thread_id, title, body) for off-topic scoring.",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model bundle directory [default: the bundled model].",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rules file (YAML) [default: the shipped rules].",
+)
+@click.option(
+    "--queue",
+    "queue_target",
+    help="Also write the escalated rows, most urgent first, to this .csv/.jsonl file.",
+)
+@click.option(
+    "--map",
+    "column_map",
+    multiple=True,
+    metavar="CANONICAL=COLUMN[,...]",
+    help="Read a differently named column, e.g. --map text=body,comment_id=id.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the summary.")
 @click.pass_context
 def score(
     ctx: click.Context,
@@ -98,6 +121,7 @@ def score(
     rules_path: Path | None,
     queue_target: str | None,
     column_map: tuple[str, ...],
+    quiet: bool,
 ) -> None:
     """Score every comment in EXPORT (CSV, JSONL or Parquet) and decide an action.
 
@@ -115,7 +139,9 @@ def score(
     from moderation.review import build_queue
 
     if queue_target and Path(queue_target).suffix.lower() not in (".csv", ".jsonl", ".parquet"):
-        raise InputError(f"--queue {queue_target}: write the queue to a .csv, .jsonl or .parquet file")
+        raise InputError(
+            f"--queue {queue_target}: write the queue to a .csv, .jsonl or .parquet file"
+        )
     mapping = _parse_map(column_map)
     comment_map = {k: v for k, v in mapping.items() if k in schema.INPUT_COLUMNS}
     article_map = {k: v for k, v in mapping.items() if k in (schema.TITLE, schema.BODY)}
@@ -127,24 +153,41 @@ def score(
     write_table(scored, output)
     if queue is not None and queue_target:
         write_table(queue, queue_target)
-    if not ctx.obj["quiet"]:
+    if not (quiet or ctx.obj["quiet"]):
         counts = scored[schema.ACTION].value_counts()
         summary = ", ".join(f"{a.value} {int(counts.get(a.value, 0))}" for a in schema.Action)
         problems = int((scored[schema.PROBLEMS] != "").sum())
         where = "stdout" if output == "-" else output
-        click.echo(f"Scored {len(scored)} comments → {where}: {summary}; {problems} with problems.", err=True)
+        click.echo(
+            f"Scored {len(scored)} comments → {where}: {summary}; {problems} with problems.",
+            err=True,
+        )
         if queue is not None:
             click.echo(f"Review list: {len(queue)} comments → {queue_target}", err=True)
 
 
 @cli.command()
-@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path),
-              default=DEFAULT_DATASETS, show_default=True, help="Folder of labelled datasets.")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              required=True, help="Directory to write the new model bundle to.")
+@click.option(
+    "--datasets",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATASETS,
+    show_default=True,
+    help="Folder of labelled datasets.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the new model bundle to.",
+)
 @click.option("--seed", default=0, show_default=True, help="Random seed (same seed, same bundle).")
-@click.option("--include-restricted", is_flag=True,
-              help="Also train on non-commercial / unlicensed sets (research bundle; do not ship).")
+@click.option(
+    "--include-restricted",
+    is_flag=True,
+    help="Also train on non-commercial / unlicensed sets (research bundle; do not ship).",
+)
 def train(datasets: Path, out_dir: Path, seed: int, include_restricted: bool) -> None:
     """Train a model bundle on the labelled datasets and record held-out metrics.
 
@@ -160,12 +203,28 @@ def train(datasets: Path, out_dir: Path, seed: int, include_restricted: bool) ->
 
 
 @cli.command()
-@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Model bundle directory [default: the bundled model].")
-@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path),
-              default=DEFAULT_DATASETS, show_default=True, help="Folder of labelled datasets.")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("evaluation"), show_default=True, help="Directory for report.md / report.json.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model bundle directory [default: the bundled model].",
+)
+@click.option(
+    "--datasets",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATASETS,
+    show_default=True,
+    help="Folder of labelled datasets.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("evaluation"),
+    show_default=True,
+    help="Directory for report.md / report.json.",
+)
 def evaluate(model_dir: Path | None, datasets: Path, out_dir: Path) -> None:
     """Evaluate a model bundle on held-out and cross-domain test sets.
 

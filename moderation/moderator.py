@@ -20,7 +20,6 @@ import pandas as pd
 
 from moderation import schema
 from moderation.bundle import Bundle, default_bundle_path, load_bundle
-from moderation.offtopic import topic_inputs
 from moderation.rules import Rules, apply_rules, load_rules
 from moderation.schema import validate_comments
 from moderation.thread import attach_context
@@ -62,7 +61,9 @@ class Moderator:
     rules: Rules
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, rules: str | Path | Rules | None = None) -> Moderator:
+    def load(
+        cls, path: str | Path | None = None, *, rules: str | Path | Rules | None = None
+    ) -> Moderator:
         """Load a model bundle (default: the bundled one) and rules (default: shipped rules).
 
         Bundles are pickles, which run code when loaded: load only bundles you trust.
@@ -101,8 +102,7 @@ class Moderator:
         hostility = self.bundle.hostility.predict(texts.tolist())
         hostility.index = valid.index
         hostility[empty.to_numpy()] = np.nan
-        texts_, topics, parents = topic_inputs(valid, context)
-        off_topic = self.bundle.off_topic.score(texts_, topics, parents)
+        off_topic = self.bundle.off_topic.score_frame(valid, context)
         scores = hostility.assign(**{schema.OFF_TOPIC: off_topic})
 
         facts = pd.concat([scores, context], axis=1)
@@ -112,9 +112,12 @@ class Moderator:
 
         inputs = valid.drop(columns=[schema.PROBLEMS])
         output_names = {*schema.SCORES, *decisions.columns, *THREAD_OUTPUT, schema.PROBLEMS}
-        inputs = inputs.rename(columns={c: f"{c}_input" for c in inputs.columns if c in output_names})
+        inputs = inputs.rename(
+            columns={c: f"{c}_input" for c in inputs.columns if c in output_names}
+        )
         out = pd.concat(
-            [inputs, scores, decisions, context[list(THREAD_OUTPUT)], valid[[schema.PROBLEMS]]], axis=1
+            [inputs, scores, decisions, context[list(THREAD_OUTPUT)], valid[[schema.PROBLEMS]]],
+            axis=1,
         )
         log.info(
             "scored %d comments: %s",
@@ -123,7 +126,9 @@ class Moderator:
         )
         return out
 
-    def _explain(self, comments: pd.DataFrame, facts: pd.DataFrame, decisions: pd.DataFrame) -> pd.Series:
+    def _explain(
+        self, comments: pd.DataFrame, facts: pd.DataFrame, decisions: pd.DataFrame
+    ) -> pd.Series:
         """Add the words behind each hostile score to the reasons of escalated rows.
 
         Computed only for escalated rows: moderators read these, and quoting
@@ -132,29 +137,36 @@ class Moderator:
         reasons = decisions[schema.REASONS].copy()
         thresholds = self.bundle.manifest.get("thresholds", {})
         escalated = decisions[schema.ACTION] != schema.Action.ALLOW.value
-        for idx in decisions.index[escalated]:
-            text = str(comments.at[idx, schema.TEXT])
+        values = facts[list(schema.LABELS)].to_numpy(dtype=float)
+        texts = comments[schema.TEXT].astype(str).to_numpy()
+        for i in map(int, np.flatnonzero(escalated.to_numpy())):
+            text = texts[i]
             quoted = []
-            for label in schema.LABELS:
-                value = facts.at[idx, label]
-                if pd.notna(value) and value >= float(thresholds.get(label, 0.5)):
+            for label, value in zip(schema.LABELS, values[i], strict=True):
+                if value >= float(thresholds.get(label, 0.5)):  # NaN compares False
                     terms = self.bundle.hostility.top_terms(text, label, k=TERMS_PER_LABEL)
                     if terms:
                         quoted.append(f"{label}: " + ", ".join(f"'{t}'" for t, _ in terms))
             if quoted:
-                reasons[idx] = f"{reasons[idx]}; words: " + " | ".join(quoted)
+                reasons.iloc[i] = f"{reasons.iloc[i]}; words: " + " | ".join(quoted)
         return reasons
 
-    def score_one(self, text: str, parent: str | None = None, article: str | None = None) -> ScoredComment:
+    def score_one(
+        self, text: str, parent: str | None = None, article: str | None = None
+    ) -> ScoredComment:
         """Score a single comment, optionally with its parent's text and its article's text."""
         rows = [{schema.COMMENT_ID: "comment", schema.THREAD_ID: "t", schema.TEXT: text}]
         if parent is not None:
             rows[0][schema.PARENT_ID] = "parent"
-            rows.insert(0, {schema.COMMENT_ID: "parent", schema.THREAD_ID: "t", schema.TEXT: parent})
+            rows.insert(
+                0, {schema.COMMENT_ID: "parent", schema.THREAD_ID: "t", schema.TEXT: parent}
+            )
         frame = pd.DataFrame(rows).fillna("")
         articles = None
         if article is not None:
-            articles = pd.DataFrame({schema.THREAD_ID: ["t"], schema.TITLE: [""], schema.BODY: [article]})
+            articles = pd.DataFrame(
+                {schema.THREAD_ID: ["t"], schema.TITLE: [""], schema.BODY: [article]}
+            )
         row = self.score(frame, articles).iloc[-1]
         scores = {label: float(row[label]) for label in schema.SCORES}
         terms = {

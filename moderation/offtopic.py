@@ -69,9 +69,9 @@ class OffTopicScorer:
 
     def features(
         self,
-        texts: Sequence[str],
-        topics: Sequence[str],
-        parents: Sequence[str],
+        texts: Sequence[str] | pd.Series,
+        topics: Sequence[str] | pd.Series,
+        parents: Sequence[str] | pd.Series,
     ) -> pd.DataFrame:
         """Similarity features for each comment; ``topics``/``parents`` may be ``""``."""
         vec = self.vectorizer
@@ -89,7 +89,12 @@ class OffTopicScorer:
             }
         )
 
-    def score(self, texts: Sequence[str], topics: Sequence[str], parents: Sequence[str]) -> np.ndarray:
+    def score(
+        self,
+        texts: Sequence[str] | pd.Series,
+        topics: Sequence[str] | pd.Series,
+        parents: Sequence[str] | pd.Series,
+    ) -> np.ndarray:
         """``P(off-topic)`` per comment; NaN where there is neither topic nor parent text."""
         feats = self.features(texts, topics, parents)
         proba = self.classifier.predict_proba(feats[list(FEATURES)].to_numpy())[:, 1]
@@ -102,7 +107,9 @@ class OffTopicScorer:
     def score_frame(self, comments: pd.DataFrame, context: pd.DataFrame) -> pd.Series:
         """Score a validated comments frame with the context from ``thread.attach_context``."""
         texts, topics, parents = topic_inputs(comments, context)
-        return pd.Series(self.score(texts, topics, parents), index=comments.index, name=schema.OFF_TOPIC)
+        return pd.Series(
+            self.score(texts, topics, parents), index=comments.index, name=schema.OFF_TOPIC
+        )
 
 
 def topic_inputs(
@@ -150,7 +157,9 @@ def _thread_rows(threads: list[list[str]], prefix: str) -> pd.DataFrame:
         article = turns[0]
         for depth, text in enumerate(turns[1:], start=1):
             parent = turns[depth - 1] if depth > 1 else ""
-            rows.append({"thread": f"{prefix}{i}", "text": text, "topic": article, "parent": parent})
+            rows.append(
+                {"thread": f"{prefix}{i}", "text": text, "topic": article, "parent": parent}
+            )
     return pd.DataFrame(rows)
 
 

@@ -32,7 +32,11 @@ def build_queue(scored: pd.DataFrame, *, limit: int | None = None) -> pd.DataFra
     severity = escalated[schema.ACTION].map({a.value: a.severity for a in schema.Action})
     strongest = escalated[[c for c in schema.SCORES if c in escalated.columns]].max(axis=1)
     keys = pd.DataFrame(
-        {"p": escalated[schema.PRIORITY].to_numpy(), "s": severity.to_numpy(), "m": strongest.fillna(0).to_numpy()}
+        {
+            "p": escalated[schema.PRIORITY].to_numpy(),
+            "s": severity.to_numpy(),
+            "m": strongest.fillna(0).to_numpy(),
+        }
     )
     order = keys.sort_values(["p", "s", "m"], ascending=False, kind="stable").index
     queue = escalated.iloc[order]

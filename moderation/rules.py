@@ -202,7 +202,7 @@ def _construct_located(loader: _LocatingLoader, node: yaml.MappingNode) -> _Loca
 
 _LocatingLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_located,  # type: ignore[arg-type]
+    _construct_located,
 )
 
 
@@ -280,7 +280,9 @@ class _Parser:
             self.problem(item.positions["action"], self.unknown(action, actions, "action"))
         priority = item.get("priority", 0)
         if not isinstance(priority, int) or isinstance(priority, bool):
-            self.problem(item.positions["priority"], f"'priority' must be an integer, got {priority!r}")
+            self.problem(
+                item.positions["priority"], f"'priority' must be an integer, got {priority!r}"
+            )
         when = self.condition(item["when"], item.positions["when"]) if "when" in item else None
         reason = item.get("reason", "")
         if not isinstance(reason, str):
@@ -292,7 +294,7 @@ class _Parser:
         return Rule(
             name=str(name),
             when=when,
-            action=schema.Action(action),
+            action=schema.Action(str(action)),
             priority=int(priority),
             reason=reason,
             line=item.start[0],
@@ -301,8 +303,10 @@ class _Parser:
 
     def condition(self, node: Any, where: tuple[int, int]) -> Condition | None:
         if not isinstance(node, _Located) or not node:
-            self.problem(where, "a condition must be a non-empty mapping of column: range, "
-                                "or all / any / not")
+            self.problem(
+                where,
+                "a condition must be a non-empty mapping of column: range, or all / any / not",
+            )
             return None
         parts: list[Condition | None] = []
         for key, value in node.items():
@@ -315,7 +319,9 @@ class _Parser:
                 subs = [self.condition(v, at) for v in value]
                 ok = [s for s in subs if s is not None]
                 parts.append(
-                    None if len(ok) < len(subs) else (All(tuple(ok)) if key == "all" else Any_(tuple(ok)))
+                    None
+                    if len(ok) < len(subs)
+                    else (All(tuple(ok)) if key == "all" else Any_(tuple(ok)))
                 )
             elif key == "not":
                 sub = self.condition(value, at)
@@ -323,7 +329,9 @@ class _Parser:
             elif key in RULE_COLUMNS:
                 parts.append(self.range(str(key), value, at))
             else:
-                self.problem(at, self.unknown(key, (*COMBINATORS, *RULE_COLUMNS), "column or operator"))
+                self.problem(
+                    at, self.unknown(key, (*COMBINATORS, *RULE_COLUMNS), "column or operator")
+                )
                 parts.append(None)
         if any(p is None for p in parts):
             return None
@@ -370,12 +378,14 @@ def check_rules_text(text: str, source: str = "<rules>") -> tuple[Rules, list[Ru
     """Parse rules from YAML text; return what parsed and every problem found."""
     parser = _Parser(source)
     try:
-        data = yaml.load(text, Loader=_LocatingLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_LocatingLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = getattr(exc, "problem", None) or str(exc)
-        return Rules((), source), [RuleProblem(source, where[0], where[1], f"not valid YAML: {problem}")]
+        return Rules((), source), [
+            RuleProblem(source, where[0], where[1], f"not valid YAML: {problem}")
+        ]
     rules = parser.document(data)
     return Rules(rules, source), sorted(parser.problems, key=lambda p: (p.line, p.column))
 
@@ -439,7 +449,7 @@ def apply_rules(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         rows = frame.reset_index(drop=True)
         for i in np.flatnonzero(masks.any(axis=1)):
             matched = [r for r, hit in zip(ordered, masks[i], strict=True) if hit]
-            record = rows.iloc[i].to_dict()
+            record = {str(k): v for k, v in rows.iloc[i].items()}
             escalating = [r for r in matched if r.action is not schema.Action.ALLOW]
             if escalating and len(escalating) < len(matched):
                 action = schema.Action.REVIEW  # an allow rule disagrees: a person decides

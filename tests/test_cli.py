@@ -28,8 +28,14 @@ def read(path: Path) -> pd.DataFrame:
 def test_score_example_with_queue(tmp_path: Path) -> None:
     out, queue = tmp_path / "scored.csv", tmp_path / "review.csv"
     code, _, err = run(
-        "score", str(EXAMPLE / "comments.csv"), "--articles", str(EXAMPLE / "articles.csv"),
-        "-o", str(out), "--queue", str(queue),
+        "score",
+        str(EXAMPLE / "comments.csv"),
+        "--articles",
+        str(EXAMPLE / "articles.csv"),
+        "-o",
+        str(out),
+        "--queue",
+        str(queue),
     )
     assert code == 0, err
     assert "Scored 17 comments" in err
@@ -71,8 +77,14 @@ def test_column_mapping(tmp_path: Path) -> None:
     export.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     out = tmp_path / "out.csv"
     code, _, err = run(
-        "score", str(export), "--map", "comment_id=id,text=body", "--map", "parent_id=reply_to",
-        "-o", str(out),
+        "score",
+        str(export),
+        "--map",
+        "comment_id=id,text=body",
+        "--map",
+        "parent_id=reply_to",
+        "-o",
+        str(out),
     )
     assert code == 0, err
     scored = read(out)

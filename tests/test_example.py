@@ -15,9 +15,9 @@ from moderation import Moderator, schema
 from moderation.io import read_articles, read_comments
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "azerbaijan-csto"
-HOSTILE = ["c08", "c10", "c16"]          # insults: 'insane person', 'Zionist troll', 'puppet state'
-BORDERLINE = ["c13"]                     # inflammatory slogan, no insult
-DERAILED = [f"c{i:02d}" for i in range(2, 13)]   # the naming dispute, c02 … c12
+HOSTILE = ["c08", "c10", "c16"]  # insults: 'insane person', 'Zionist troll', 'puppet state'
+BORDERLINE = ["c13"]  # inflammatory slogan, no insult
+DERAILED = [f"c{i:02d}" for i in range(2, 13)]  # the naming dispute, c02 … c12
 ON_TOPIC = ["c01", "c14", "c15", "c17"]
 
 

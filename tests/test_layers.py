@@ -9,8 +9,22 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "moderation"
 LAYERS = [
-    "errors", "schema", "io", "normalize", "thread", "features", "corpus", "model",
-    "offtopic", "bundle", "rules", "review", "moderator", "train", "evaluate", "cli",
+    "errors",
+    "schema",
+    "io",
+    "normalize",
+    "thread",
+    "features",
+    "corpus",
+    "model",
+    "offtopic",
+    "bundle",
+    "rules",
+    "review",
+    "moderator",
+    "train",
+    "evaluate",
+    "cli",
 ]
 
 
@@ -18,7 +32,11 @@ def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("moderation"):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("moderation")
+        ):
             parts = node.module.split(".")
             if len(parts) > 1:
                 found.add(parts[1])

@@ -13,14 +13,30 @@ from sklearn.linear_model import LogisticRegression
 from moderation.offtopic import FEATURES, OffTopicScorer, make_pairs
 
 THREADS = [
-    ("budget", "City council approves the new budget for schools and roads",
-     "The school budget finally gets the roads fixed", "Council should spend more on schools"),
-    ("football", "Local football team wins the cup final after penalties",
-     "What a final, the penalties were tense", "The team deserved the cup this season"),
-    ("weather", "Storm brings heavy rain and flooding to the coast",
-     "The flooding on the coast road is terrible", "Heavy rain again, stay safe near the coast"),
-    ("election", "Mayor announces re-election campaign and new transit plan",
-     "The transit plan sounds expensive for the mayor", "A campaign promise about transit again"),
+    (
+        "budget",
+        "City council approves the new budget for schools and roads",
+        "The school budget finally gets the roads fixed",
+        "Council should spend more on schools",
+    ),
+    (
+        "football",
+        "Local football team wins the cup final after penalties",
+        "What a final, the penalties were tense",
+        "The team deserved the cup this season",
+    ),
+    (
+        "weather",
+        "Storm brings heavy rain and flooding to the coast",
+        "The flooding on the coast road is terrible",
+        "Heavy rain again, stay safe near the coast",
+    ),
+    (
+        "election",
+        "Mayor announces re-election campaign and new transit plan",
+        "The transit plan sounds expensive for the mayor",
+        "A campaign promise about transit again",
+    ),
 ]
 
 

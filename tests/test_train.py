@@ -1,0 +1,131 @@
+"""train_bundle / evaluate_bundle end to end on the fixtures, plus one slow real-data run."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moderation import schema
+from moderation.bundle import MODEL_CARD, load_bundle
+from moderation.evaluate import evaluate_bundle, write_report
+from moderation.train import binary_metrics, choose_thresholds, train_bundle
+
+LABELLED = Path(__file__).parent / "data" / "labelled"
+REAL_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixtures, with ToxiChat gzipped as in the real release (the off-topic fit reads it)."""
+    root = tmp_path_factory.mktemp("datasets")
+    shutil.copytree(LABELLED, root, dirs_exist_ok=True)
+    for path in (root / "toxichat").glob("*.jsonl"):
+        with path.open("rb") as src, gzip.open(f"{path}.gz", "wb") as dst:
+            dst.write(src.read())
+        path.unlink()
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("models") / "fixture-model"
+    train_bundle(datasets, out, seed=0)
+    return out
+
+
+def test_bundle_records_sources_thresholds_and_metrics(trained: Path) -> None:
+    bundle = load_bundle(trained)
+    manifest = bundle.manifest
+    assert set(manifest["sources"]) == {
+        "toxic-spans-civil", "davidson", "cat", "convabuse", "ruddit", "toxichat",
+    }  # fmt: skip
+    for info in manifest["sources"].values():
+        assert info["redistributable"] is True
+        assert info["licence"]
+    assert set(manifest["thresholds"]) == set(schema.LABELS)
+    assert all(0.0 <= t <= 1.0 for t in manifest["thresholds"].values())
+    metrics = manifest["metrics"]
+    assert "olid" in metrics["cross_domain"]
+    assert "olid" not in metrics["heldout"]
+    assert "convabuse" in metrics["heldout"]
+    card = (trained / MODEL_CARD).read_text(encoding="utf-8")
+    for needle in ("Intended use", "pickle", "load only bundles you trust", "data/README.md"):
+        assert needle in card
+
+
+def test_restricted_sources_only_on_request(datasets: Path, tmp_path: Path) -> None:
+    bundle = train_bundle(datasets, tmp_path / "research", include_restricted=True)
+    assert "olid" in bundle.manifest["sources"]
+    assert "olid" not in bundle.manifest["metrics"]["cross_domain"]
+    assert "do not redistribute" in (bundle.path / MODEL_CARD).read_text(encoding="utf-8")
+
+
+def test_same_seed_same_model(datasets: Path, trained: Path, tmp_path: Path) -> None:
+    again = train_bundle(datasets, tmp_path / "again", seed=0)
+    texts = ["you idiot", "lovely harbour", ""]
+    pd.testing.assert_frame_equal(
+        again.hostility.predict(texts), load_bundle(trained).hostility.predict(texts)
+    )
+    assert again.manifest["thresholds"] == load_bundle(trained).manifest["thresholds"]
+
+
+def test_evaluate_and_report(trained: Path, datasets: Path, tmp_path: Path) -> None:
+    report = evaluate_bundle(load_bundle(trained), datasets)
+    assert set(report["heldout"]) >= {"convabuse", "toxichat"}
+    assert report["olid_subtask_a"]["n"] == 4
+    md, js = write_report(report, tmp_path / "eval")
+    assert json.loads(js.read_text(encoding="utf-8"))["name"] == "fixture-model"
+    text = md.read_text(encoding="utf-8")
+    assert "Cross-domain" in text
+    assert "| olid | toxicity |" in text
+
+
+def test_choose_thresholds_maximises_f1() -> None:
+    labels = pd.DataFrame({label: np.nan for label in schema.LABELS}, index=range(6))
+    labels["toxicity"] = [0, 0, 0, 1, 1, 1]
+    labels["insult"] = [1, 1, 1, 1, 1, 1]  # one class only -> default
+    scores = pd.DataFrame({label: 0.5 for label in schema.LABELS}, index=range(6))
+    scores["toxicity"] = [0.1, 0.2, 0.6, 0.7, 0.8, 0.9]
+    thresholds = choose_thresholds(labels, scores)
+    assert thresholds["toxicity"] == pytest.approx(0.7)
+    assert thresholds["insult"] == 0.5
+    assert thresholds["threat"] == 0.5
+
+
+def test_binary_metrics_single_class_has_no_auc() -> None:
+    m = binary_metrics(np.array([1.0, 1.0]), np.array([0.2, 0.9]), 0.5)
+    assert m["roc_auc"] is None
+    assert (m["n"], m["positives"], m["f1"]) == (2, 2, pytest.approx(2 / 3, abs=1e-4))
+
+
+#: Held-out ROC-AUC floors, a little below what the shipped bundle measured (see MODEL_CARD.md).
+FLOORS = {
+    ("heldout", "davidson", "toxicity"): 0.97,
+    ("heldout", "convabuse", "toxicity"): 0.93,
+    ("heldout", "ruddit", "toxicity"): 0.86,
+    ("heldout", "toxichat", "toxicity"): 0.80,
+    ("heldout", "cat", "toxicity"): 0.80,
+    ("heldout", "toxic-spans-civil", "insult"): 0.76,
+    ("heldout", "toxic-spans-civil", "threat"): 0.69,
+    ("cross_domain", "jigsaw", "toxicity"): 0.92,
+    ("cross_domain", "olid", "toxicity"): 0.78,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_DATASETS.is_dir(), reason="shared datasets not available")
+def test_real_training_meets_floors(tmp_path: Path) -> None:
+    started = time.monotonic()
+    bundle = train_bundle(REAL_DATASETS, tmp_path / "real", seed=0)
+    assert time.monotonic() - started < 600
+    metrics = bundle.manifest["metrics"]
+    for (block, source, label), floor in FLOORS.items():
+        assert metrics[block][source][label]["roc_auc"] >= floor, (block, source, label)
+    assert metrics["olid_subtask_a"]["macro_f1"] >= 0.65
