@@ -114,6 +114,8 @@ FLOORS = {
     ("heldout", "cat", "toxicity"): 0.80,
     ("heldout", "toxic-spans-civil", "insult"): 0.76,
     ("heldout", "toxic-spans-civil", "threat"): 0.69,
+    ("heldout", "convabuse", "identity_attack"): 0.85,
+    ("heldout", "toxichat", "identity_attack"): 0.75,
     ("cross_domain", "jigsaw", "toxicity"): 0.92,
     ("cross_domain", "olid", "toxicity"): 0.78,
 }

@@ -1,0 +1,275 @@
+"""Model bundles: the directory that carries a trained model from ``train`` to ``score``.
+
+Flow: ``train -> evaluate -> **model bundle (models/)** -> score``. A bundle holds
+``pipeline.joblib`` (the fitted :class:`~moderation.model.HostilityModel` and off-topic scorer),
+``manifest.json`` (versions, SHA-256 of every file, labels, thresholds, training sources with
+licences, held-out metrics) and ``MODEL_CARD.md``. Loading checks the manifest, the hashes and
+the scikit-learn version *before* unpickling, and every failure is a
+:class:`~moderation.errors.ModelLoadError` that says what is wrong and how to fix it.
+
+Security: ``pipeline.joblib`` is a pickle, and unpickling runs code. Load only bundles you
+trust; the hash check detects accidental damage, not a malicious bundle with a rewritten
+manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from moderation import schema
+from moderation.errors import ModelLoadError
+from moderation.model import HostilityModel
+
+__all__ = [
+    "DEFAULT_BUNDLE_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "MODEL_CARD",
+    "PIPELINE",
+    "Bundle",
+    "default_bundle_path",
+    "load_bundle",
+    "save_bundle",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Directory name of the default model under ``<repo root>/models/``.
+DEFAULT_BUNDLE_NAME = "hostility-2026-11-29"
+#: Bundle layout version this code reads and writes.
+FORMAT_VERSION = 1
+
+PIPELINE = "pipeline.joblib"
+MANIFEST = "manifest.json"
+MODEL_CARD = "MODEL_CARD.md"
+
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, verified model bundle."""
+
+    path: Path
+    manifest: dict[str, Any]
+    hostility: HostilityModel
+    off_topic: Any
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Per-label decision thresholds chosen on held-out data."""
+        return {k: float(v) for k, v in self.manifest.get("thresholds", {}).items()}
+
+
+def package_version() -> str:
+    """Installed version of this package (``0+unknown`` when run from a bare checkout)."""
+    try:
+        return metadata.version("moderation")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in the manifest: Python and the libraries the pickle depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_bundle(
+    path: Path,
+    *,
+    hostility: HostilityModel,
+    off_topic: Any,
+    manifest_extra: dict[str, Any],
+    card: str,
+) -> Path:
+    """Write a bundle directory atomically.
+
+    The files go to a temporary sibling directory that is renamed into place at the end, so a
+    crash never leaves half a bundle; an existing bundle at ``path`` is replaced.
+
+    Parameters
+    ----------
+    path
+        Bundle directory to create (e.g. ``models/hostility-2026-11-29``).
+    hostility
+        The fitted hostility model.
+    off_topic
+        The fitted off-topic scorer (any picklable object with a ``score`` method).
+    manifest_extra
+        Keys merged into the manifest: ``thresholds``, ``sources``, ``metrics``, ...
+    card
+        Markdown text of ``MODEL_CARD.md``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp creates 0700; a bundle is read by other users and CI
+        joblib.dump({"hostility": hostility, "off_topic": off_topic}, tmp / PIPELINE, compress=3)
+        (tmp / MODEL_CARD).write_text(card, encoding="utf-8")
+        manifest: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "name": path.name,
+            "created": _dt.date.today().isoformat(),
+            "package_version": package_version(),
+            "versions": library_versions(),
+            "labels": list(schema.LABELS),
+            **manifest_extra,
+            "files": {name: sha256_file(tmp / name) for name in sorted((PIPELINE, MODEL_CARD))},
+        }
+        (tmp / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+        )
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote model bundle %s", path)
+    return path
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Load and verify a bundle directory.
+
+    Checks, in order: the directory and manifest exist, the manifest parses, its
+    ``format_version`` is supported, every listed file exists and matches its SHA-256, and the
+    installed scikit-learn has the major.minor version the bundle was trained with. Only then
+    is ``pipeline.joblib`` unpickled -- which runs code: load only bundles you trust.
+
+    Parameters
+    ----------
+    path
+        The bundle directory.
+
+    Returns
+    -------
+    Bundle
+
+    Raises
+    ------
+    ModelLoadError
+        Naming the problem (and the file) and how to fix it.
+    """
+    path = Path(path)
+    retrain = "retrain with `moderation train` or reinstall the package to restore it"
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"model bundle {path} does not exist or is not a directory; pass the directory "
+            f"that holds {MANIFEST} and {PIPELINE} (or {retrain})"
+        )
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelLoadError(
+            f"{manifest_path} is missing, so {path} is not a model bundle; {retrain}"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(
+            f"{manifest_path} cannot be parsed as JSON ({exc}); {retrain}"
+        ) from exc
+    if not isinstance(manifest, dict):
+        raise ModelLoadError(f"{manifest_path} is not a JSON object; {retrain}")
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{manifest_path}: format_version {found!r} is not supported (this moderation "
+            f"{package_version()} reads format {FORMAT_VERSION}); install the moderation "
+            f"version that wrote the bundle, or {retrain}"
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict) or PIPELINE not in files:
+        raise ModelLoadError(f"{manifest_path} lists no file hashes for {PIPELINE}; {retrain}")
+    for name, expected in files.items():
+        file_path = path / name
+        if not file_path.is_file():
+            raise ModelLoadError(f"{file_path} is missing from the bundle; {retrain}")
+        actual = sha256_file(file_path)
+        if actual != expected:
+            raise ModelLoadError(
+                f"{file_path} does not match its SHA-256 in {MANIFEST} (expected {expected}, "
+                f"found {actual}): the file was altered or damaged; {retrain}"
+            )
+    recorded = str(manifest.get("versions", {}).get("scikit-learn", "unknown"))
+    installed = library_versions()["scikit-learn"]
+    if _major_minor(recorded) != _major_minor(installed):
+        raise ModelLoadError(
+            f"{path} was trained with scikit-learn {recorded} but scikit-learn {installed} is "
+            f"installed; pickled models only load reliably on the same minor version. Install "
+            f"it with `pip install 'scikit-learn=={_major_minor(recorded)}.*'`, or {retrain}"
+        )
+    try:
+        payload = joblib.load(path / PIPELINE)
+    except Exception as exc:  # unpickling can fail in many ways; all mean "unusable bundle"
+        raise ModelLoadError(f"{path / PIPELINE} cannot be unpickled ({exc!r}); {retrain}") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("hostility"), HostilityModel):
+        raise ModelLoadError(
+            f"{path / PIPELINE} does not hold a HostilityModel and off-topic scorer; {retrain}"
+        )
+    return Bundle(
+        path=path, manifest=manifest, hostility=payload["hostility"], off_topic=payload["off_topic"]
+    )
+
+
+def default_bundle_path() -> Path:
+    """Path of the default bundle, ``<repo root>/models/<DEFAULT_BUNDLE_NAME>``.
+
+    Located relative to this file, so it works from a checkout or an editable install.
+
+    Raises
+    ------
+    ModelLoadError
+        If the directory is absent (e.g. a wheel install without the model).
+    """
+    path = Path(__file__).resolve().parent.parent / "models" / DEFAULT_BUNDLE_NAME
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"default model bundle not found at {path}. It ships in the repository's models/ "
+            "directory: run from a checkout or an editable install (`pip install -e .`), pass "
+            "a bundle directory explicitly, or train one with `moderation train`"
+        )
+    return path

@@ -1,0 +1,239 @@
+"""Hostility model: shared TF-IDF features and one logistic regression per contract label.
+
+Flow: ``features -> **models** -> rules``. Sources annotate different subsets of the labels, so
+each label's classifier is fitted only on the rows where that label is known; the feature
+transformer is fitted once on all training text. Linear models make explanations free: a term's
+contribution to the score is its tf-idf value times its coefficient (:meth:`top_terms`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+
+from moderation import schema
+from moderation.features import CHAR, WORD, FeatureConfig, drop_pruned_vocabulary, make_features
+from moderation.normalize import normalize_text
+
+__all__ = ["MAX_SCORED_CHARS", "HostilityModel"]
+
+logger = logging.getLogger(__name__)
+
+#: Longer texts are cut to this many characters before scoring (bounds time and memory).
+MAX_SCORED_CHARS = 20_000
+
+_TOKEN = re.compile(r"\w+")
+
+
+def _as_text(value: object) -> str:
+    """Non-strings (None, NaN from a blank cell) score as the empty string."""
+    return value[:MAX_SCORED_CHARS] if isinstance(value, str) else ""
+
+
+class HostilityModel:
+    """Scores texts for every label in :data:`moderation.schema.LABELS`.
+
+    Parameters
+    ----------
+    config
+        Feature vocabulary settings.
+    C
+        Inverse regularisation strength of each logistic regression; a float for all labels or
+        a mapping label -> float.
+    class_weight
+        Passed to each ``LogisticRegression``; ``None`` keeps scores close to the training
+        prevalence, ``"balanced"`` lifts rare labels.
+    """
+
+    def __init__(
+        self,
+        config: FeatureConfig | None = None,
+        *,
+        C: float | dict[str, float] = 4.0,
+        class_weight: str | None = None,
+    ) -> None:
+        self.config = config or FeatureConfig()
+        self.C = C
+        self.class_weight = class_weight
+        self.labels: tuple[str, ...] = schema.LABELS
+        self.features_: FeatureUnion | None = None
+        # Per label: (coef float32 [n_features], intercept) -- lighter to pickle than estimators.
+        self.coef_: dict[str, np.ndarray] = {}
+        self.intercept_: dict[str, float] = {}
+        self.n_train_: dict[str, int] = {}
+        self._inverse: dict[str, dict[int, str]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The inverse vocabularies are a cache rebuilt on demand; keep them out of the bundle.
+        state = self.__dict__.copy()
+        state["_inverse"] = {}
+        return state
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(
+        self,
+        corpus: pd.DataFrame,
+        *,
+        seed: int = 0,
+        sample_weight: np.ndarray | None = None,
+    ) -> HostilityModel:
+        """Fit features on all rows and one classifier per label on the rows that know it.
+
+        Parameters
+        ----------
+        corpus
+            Frame with a ``text`` column and one float column per label (NaN = unknown).
+            Soft labels in (0, 1) are rounded at 0.5.
+        seed
+            Random state of the solvers (results are deterministic for a given seed).
+        sample_weight
+            Optional per-row weights aligned with ``corpus``.
+
+        Returns
+        -------
+        HostilityModel
+            ``self``, fitted.
+        """
+        texts = [_as_text(t) for t in corpus["text"]]
+        features = make_features(self.config)
+        matrix = features.fit_transform(texts).tocsr()
+        drop_pruned_vocabulary(features)
+        self.features_ = features
+        weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight)
+        for label in self.labels:
+            values = corpus[label].to_numpy(dtype=np.float64)
+            known = ~np.isnan(values)
+            y = (values[known] >= 0.5).astype(int)
+            if known.sum() == 0 or len(np.unique(y)) < 2:
+                logger.warning("label %s has no usable training rows; it will score 0.5", label)
+                self.coef_[label] = np.zeros(matrix.shape[1], dtype=np.float32)
+                self.intercept_[label] = 0.0
+                self.n_train_[label] = int(known.sum())
+                continue
+            C = self.C[label] if isinstance(self.C, dict) else self.C
+            clf = LogisticRegression(
+                C=C,
+                class_weight=self.class_weight,
+                solver="liblinear",
+                max_iter=1000,
+                random_state=seed,
+            )
+            clf.fit(matrix[np.flatnonzero(known)], y, sample_weight=weights[known])
+            self.coef_[label] = clf.coef_.ravel().astype(np.float32)
+            self.intercept_[label] = float(clf.intercept_[0])
+            self.n_train_[label] = int(known.sum())
+            logger.info("fitted %s on %d rows (%d positive)", label, known.sum(), y.sum())
+        return self
+
+    # ------------------------------------------------------------------ scoring
+
+    def _check_fitted(self) -> FeatureUnion:
+        if self.features_ is None:
+            raise RuntimeError("HostilityModel is not fitted; call fit() or load a bundle")
+        return self.features_
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """Vectorise texts (truncated to :data:`MAX_SCORED_CHARS`) as a CSR matrix."""
+        features = self._check_fitted()
+        return features.transform([_as_text(t) for t in texts]).tocsr()
+
+    def decision_function(self, texts: Sequence[str]) -> pd.DataFrame:
+        """Raw log-odds per label (before the logistic link)."""
+        if len(texts) == 0:
+            self._check_fitted()
+            return pd.DataFrame({label: pd.Series(dtype=np.float64) for label in self.labels})
+        matrix = self.transform(texts)
+        data = {
+            label: np.asarray(matrix @ self.coef_[label], dtype=np.float64) + self.intercept_[label]
+            for label in self.labels
+        }
+        return pd.DataFrame(data, columns=list(self.labels))
+
+    def predict(self, texts: Sequence[str]) -> pd.DataFrame:
+        """Score texts for every label.
+
+        Parameters
+        ----------
+        texts
+            Comment texts; empty strings are fine, non-strings score as empty. Texts longer
+            than :data:`MAX_SCORED_CHARS` characters are truncated.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Exactly the columns of :data:`moderation.schema.LABELS`, float scores in [0, 1],
+            one row per input in input order (``RangeIndex``).
+        """
+        if isinstance(texts, str):
+            raise TypeError("predict() takes a sequence of texts, not a single string")
+        logits = self.decision_function(texts)
+        return pd.DataFrame(expit(logits.to_numpy(dtype=np.float64)), columns=logits.columns)
+
+    # ------------------------------------------------------------------ explanations
+
+    def top_terms(self, text: str, label: str, k: int = 5) -> list[tuple[str, float]]:
+        """The words or word pairs that pushed ``label``'s score up most for ``text``.
+
+        Word n-gram contributions (tf-idf value x coefficient) are kept as they are; each
+        character n-gram's contribution is shared out among the words of the text that contain
+        it, so a moderator sees words ("idiot") rather than fragments ("idi").
+
+        Parameters
+        ----------
+        text
+            The comment.
+        label
+            One of :data:`moderation.schema.LABELS`.
+        k
+            How many terms to return at most.
+
+        Returns
+        -------
+        list of (str, float)
+            Terms in normalised form with their positive log-odds contribution, largest first.
+        """
+        if label not in self.coef_:
+            raise ValueError(f"unknown label {label!r}; expected one of {', '.join(self.labels)}")
+        features = self._check_fitted()
+        row = self.transform([text])
+        coef = self.coef_[label]
+        cols = row.indices
+        contrib = row.data * coef[cols]
+        word_block = dict(features.transformer_list)[WORD]
+        n_word = len(word_block.vocabulary_)
+        char_block = dict(features.transformer_list)[CHAR]
+        char_names = self._inverse_vocabulary(CHAR, char_block)
+        word_names = self._inverse_vocabulary(WORD, word_block)
+        words = list(dict.fromkeys(_TOKEN.findall(normalize_text(_as_text(text)))))
+        padded = {w: f" {w} " for w in words}
+        scores: dict[str, float] = {}
+        for col, value in zip(cols, contrib, strict=True):
+            if value == 0.0:
+                continue
+            if col < n_word:
+                term = word_names[col]
+                scores[term] = scores.get(term, 0.0) + float(value)
+                continue
+            gram = char_names[col - n_word]
+            owners = [w for w in words if gram in padded[w]]
+            for w in owners:
+                scores[w] = scores.get(w, 0.0) + float(value) / len(owners)
+        ranked = sorted(
+            ((t, s) for t, s in scores.items() if s > 0), key=lambda ts: (-ts[1], ts[0])
+        )
+        return [(t, round(s, 6)) for t, s in ranked[:k]]
+
+    def _inverse_vocabulary(self, block: str, vectorizer: Any) -> dict[int, str]:
+        """Column index -> n-gram for one feature block, built once per loaded model."""
+        if block not in self._inverse:
+            self._inverse[block] = {i: term for term, i in vectorizer.vocabulary_.items()}
+        return self._inverse[block]

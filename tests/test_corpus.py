@@ -1,0 +1,194 @@
+"""Dataset adapters: each maps its source's labels onto the contract labels, unknown stays NaN.
+
+Runs on the tiny invented fixtures in ``tests/data/labelled/`` (same schemas as the real
+datasets, uncompressed).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moderation import schema
+from moderation.corpus import CORPUS_COLUMNS, SOURCES, load_corpus, stable_bucket
+from moderation.errors import TrainingError
+
+LABELLED = Path(__file__).parent / "data" / "labelled"
+
+
+@pytest.fixture(scope="module")
+def corpus() -> pd.DataFrame:
+    return load_corpus(LABELLED)
+
+
+def row(corpus: pd.DataFrame, source: str, text: str) -> pd.Series:
+    hits = corpus[(corpus["source"] == source) & (corpus["text"] == text)]
+    assert len(hits) == 1, f"{source}: expected one row for {text!r}, found {len(hits)}"
+    return hits.iloc[0]
+
+
+def labels(r: pd.Series) -> dict[str, float | None]:
+    return {k: (None if math.isnan(r[k]) else r[k]) for k in schema.LABELS}
+
+
+def test_columns_and_types(corpus: pd.DataFrame) -> None:
+    assert tuple(corpus.columns) == CORPUS_COLUMNS
+    assert set(corpus["source"]) == set(SOURCES)
+    assert set(corpus["split"]) == {"train", "test"}
+    assert corpus["redistributable"].dtype == bool
+    for label in schema.LABELS:
+        values = corpus[label].dropna()
+        assert ((values >= 0) & (values <= 1)).all()
+    assert (corpus["text"].str.strip() != "").all()
+
+
+def test_labels_a_source_does_not_annotate_are_nan(corpus: pd.DataFrame) -> None:
+    for name, source in SOURCES.items():
+        part = corpus[corpus["source"] == name]
+        for label in schema.LABELS:
+            if label not in source.labels:
+                assert part[label].isna().all(), f"{name}/{label} should be unknown"
+
+
+def test_redistributable_flags(corpus: pd.DataFrame) -> None:
+    shipped = set(corpus.loc[corpus["redistributable"], "source"])
+    assert shipped == {"toxic-spans-civil", "davidson", "cat", "convabuse", "ruddit", "toxichat"}
+
+
+def test_toxic_spans_votes_and_span_types(corpus: pd.DataFrame) -> None:
+    insult = row(
+        corpus, "toxic-spans-civil", "You are a pathetic idiot and everyone here knows it."
+    )
+    # Two raters marked Insult; the third ticked both boxes and gave no usable vote.
+    assert labels(insult) == {
+        "toxicity": 1.0, "severe_toxicity": None, "insult": 1.0,
+        "threat": 0.0, "identity_attack": 0.0, "profanity": 0.0,
+    }  # fmt: skip
+    threat = row(corpus, "toxic-spans-civil", "I will find you and make you regret this.")
+    assert threat["threat"] == 1.0  # 2 of 3 raters
+    clean = row(
+        corpus,
+        "toxic-spans-civil",
+        "I think the council vote was rushed and the budget needs another look.",
+    )
+    assert clean["toxicity"] == 0.0  # 2 of 3 raters said "not toxic"
+    half = row(corpus, "toxic-spans-civil", "Only a brainless troll would write this crap.")
+    assert half["profanity"] == 1.0  # exactly half of the raters is enough for a span type
+    # A comment whose raters all ticked both boxes has no usable vote and is dropped.
+    assert "Go to hell, you absolute fool." not in set(
+        corpus.loc[corpus["source"] == "toxic-spans-civil", "text"]
+    )
+
+
+def test_davidson(corpus: pd.DataFrame) -> None:
+    hate = row(corpus, "davidson", "Those people are vermin, all of them.")
+    assert (hate["toxicity"], hate["profanity"]) == (1.0, 1.0)
+    assert math.isnan(hate["identity_attack"])  # the hate class is deliberately not mapped
+    offensive = row(corpus, "davidson", "Go to hell, you absolute fool.")
+    assert (offensive["toxicity"], offensive["profanity"]) == (1.0, 1.0)
+    neither = corpus[(corpus["source"] == "davidson") & corpus["text"].str.startswith("RT")]
+    assert (neither["toxicity"] == 0).all()
+    assert neither["text"].str.contains("& more").all()  # HTML entities decoded
+
+
+def test_convabuse_majorities(corpus: pd.DataFrame) -> None:
+    bot = row(corpus, "convabuse", "you are a useless stupid bot")
+    assert labels(bot) == {
+        "toxicity": 1.0, "severe_toxicity": 1.0, "insult": 1.0,
+        "threat": None, "identity_attack": 0.0, "profanity": None,
+    }  # fmt: skip
+    sexist = row(corpus, "convabuse", "women should not be allowed to talk")
+    assert (sexist["identity_attack"], sexist["insult"]) == (1.0, 0.0)
+    tie = row(corpus, "convabuse", "shut up")
+    assert math.isnan(tie["toxicity"])  # 1 of 2 annotators: a tie is unknown
+    assert row(corpus, "convabuse", "tell me a joke")["toxicity"] == 0.0  # "1, 1" repeat cell
+    assert "nobody rated this" not in set(corpus["text"])
+    assert row(corpus, "convabuse", "you are so dumb")["split"] == "test"
+    assert row(corpus, "convabuse", "fuck off you piece of junk")["split"] == "train"  # valid
+
+
+def test_ruddit_thresholds_and_deleted(corpus: pd.DataFrame) -> None:
+    part = corpus[corpus["source"] == "ruddit"]
+    assert not part["text"].isin(["[deleted]", "[removed]"]).any()
+    assert (
+        row(corpus, "ruddit", "You are a pathetic idiot and everyone here knows it.")["toxicity"]
+        == 1.0
+    )  # score 0.4 > 1/3
+    worthless = row(corpus, "ruddit", "What a worthless clown, crawl back under your rock.")
+    assert worthless["severe_toxicity"] == 1.0  # 0.7 > 2/3
+    assert (
+        row(corpus, "ruddit", "Good point about the schedule, I had not considered the holidays.")[
+            "toxicity"
+        ]
+        == 0.0
+    )  # score 0.3
+
+
+def test_toxichat_human_turns_only(corpus: pd.DataFrame) -> None:
+    part = corpus[corpus["source"] == "toxichat"]
+    assert not part["text"].str.contains("BOT REPLY").any()
+    # The same post appears in a train and a test thread: one row, on the test side.
+    fair = row(corpus, "toxichat", "Title: Town fair this weekend")
+    assert fair["split"] == "test"
+    women = row(corpus, "toxichat", "Women cannot do engineering, period.")
+    assert (women["toxicity"], women["identity_attack"], women["insult"]) == (1.0, 1.0, 0.0)
+    liberals = row(corpus, "toxichat", "Liberals are all clowns.")
+    assert liberals["identity_attack"] == 0.0  # political groups are not identity groups
+    loser = row(corpus, "toxichat", "This is the dumbest garbage take I have ever read, loser.")
+    assert loser["insult"] == 1.0
+    assert "Title: Hiring news & updates" in set(part["text"])
+
+
+def test_evaluation_only_sources(corpus: pd.DataFrame) -> None:
+    olid = corpus[corpus["source"] == "olid"]
+    assert (olid["split"] == "test").sum() == 4
+    assert olid["redistributable"].eq(False).all()
+    vermin = row(
+        corpus, "olid", "@USER People like you are vermin and should be thrown out of the country."
+    )
+    assert (vermin["toxicity"], vermin["insult"]) == (1.0, 0.0)  # OFF, UNT
+    cad = row(corpus, "cad", "Shut up, moron, nobody asked for your stupid opinion.")
+    assert (cad["toxicity"], cad["insult"], cad["identity_attack"]) == (1.0, 1.0, 1.0)
+    assert row(corpus, "cad", "Calling people vermin is not okay.")["toxicity"] == 0.0
+    assert "\n" in row(corpus, "cad", "Weekly thread \n Post your plans here.")["text"]
+    sfu = row(corpus, "sfu", "Interesting read, especially the part about rainfall patterns.")
+    assert sfu["toxicity"] == 1.0  # "mildly toxic" counts
+
+
+def test_hash_split_is_stable_and_case_insensitive() -> None:
+    assert stable_bucket("You are an idiot") == stable_bucket("  you are an IDIOT ")
+    assert stable_bucket("stuuuupid") == stable_bucket("stuupid")
+    assert 0 <= stable_bucket("anything") < 100
+    assert stable_bucket("") == stable_bucket("")
+
+
+def test_select_sources_and_missing_ones(tmp_path: Path) -> None:
+    only = load_corpus(LABELLED, sources=["ruddit"])
+    assert set(only["source"]) == {"ruddit"}
+    with pytest.raises(TrainingError, match="does not exist"):
+        load_corpus(tmp_path / "nowhere")
+    with pytest.raises(TrainingError, match="unknown source"):
+        load_corpus(LABELLED, sources=["reddit-2030"])
+    with pytest.raises(TrainingError, match="no labelled dataset"):
+        load_corpus(tmp_path)
+    (tmp_path / "ruddit").mkdir()
+    with pytest.raises(TrainingError, match=r"ruddit_with_text\.csv"):
+        load_corpus(tmp_path, sources=["ruddit"])
+
+
+def test_bad_schema_names_the_file(tmp_path: Path) -> None:
+    folder = tmp_path / "ruddit"
+    folder.mkdir()
+    (folder / "ruddit_with_text.csv").write_text("id,body\n1,hello\n", encoding="utf-8")
+    with pytest.raises(TrainingError, match=r"ruddit_with_text\.csv: missing column"):
+        load_corpus(tmp_path, sources=["ruddit"])
+
+
+def test_unknown_is_never_zero(corpus: pd.DataFrame) -> None:
+    cat = corpus[corpus["source"] == "cat"]
+    assert cat["insult"].isna().all()
+    assert not np.any(cat["toxicity"].isna())

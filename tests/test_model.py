@@ -1,0 +1,119 @@
+"""HostilityModel: fit on the fixtures, predict shape/range/order, explanations."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moderation import schema
+from moderation.corpus import load_corpus
+from moderation.features import FeatureConfig, make_features
+from moderation.model import MAX_SCORED_CHARS, HostilityModel
+
+LABELLED = Path(__file__).parent / "data" / "labelled"
+
+
+@pytest.fixture(scope="module")
+def corpus() -> pd.DataFrame:
+    frame = load_corpus(LABELLED)
+    return frame[frame["redistributable"]].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def model(corpus: pd.DataFrame) -> HostilityModel:
+    return HostilityModel().fit(corpus, seed=0)
+
+
+def test_fit_on_fixtures_is_fast(corpus: pd.DataFrame) -> None:
+    started = time.perf_counter()
+    HostilityModel().fit(corpus, seed=0)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_predict_shape_range_and_order(model: HostilityModel) -> None:
+    texts = ["You are a pathetic idiot.", "", "Lovely photos of the harbour.", "x" * 30_000]
+    scores = model.predict(texts)
+    assert list(scores.columns) == list(schema.LABELS)
+    assert len(scores) == len(texts)
+    assert isinstance(scores.index, pd.RangeIndex)
+    values = scores.to_numpy()
+    assert values.dtype == np.float64
+    assert ((values >= 0) & (values <= 1)).all()
+    # Order: scoring one at a time gives the same numbers as the batch.
+    for i, text in enumerate(texts):
+        single = model.predict([text]).iloc[0].to_numpy()
+        np.testing.assert_allclose(single, values[i], rtol=1e-6)
+    assert model.predict([])["toxicity"].size == 0
+
+
+def test_hostile_scores_above_civil(model: HostilityModel) -> None:
+    scores = model.predict(["Shut up you stupid idiot moron", "Thanks for the lovely photos"])
+    assert scores.loc[0, "toxicity"] > scores.loc[1, "toxicity"]
+    assert scores.loc[0, "insult"] > scores.loc[1, "insult"]
+
+
+def test_long_texts_are_truncated(model: HostilityModel) -> None:
+    head = "you stupid idiot " * 10
+    padded = head + "a" * (MAX_SCORED_CHARS - len(head))
+    np.testing.assert_allclose(
+        model.predict([padded]).to_numpy(),
+        model.predict([padded + " lovely harbour photos" * 500]).to_numpy(),
+    )
+
+
+def test_non_strings_score_as_empty(model: HostilityModel) -> None:
+    scores = model.predict([None, float("nan"), ""])  # type: ignore[list-item]
+    np.testing.assert_allclose(scores.iloc[0], scores.iloc[2])
+    np.testing.assert_allclose(scores.iloc[1], scores.iloc[2])
+    with pytest.raises(TypeError, match="sequence of texts"):
+        model.predict("a single string")
+
+
+def test_deterministic(corpus: pd.DataFrame) -> None:
+    texts = ["you idiot", "nice day"]
+    a = HostilityModel().fit(corpus, seed=3).predict(texts)
+    b = HostilityModel().fit(corpus, seed=3).predict(texts)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_top_terms_are_readable_words(model: HostilityModel) -> None:
+    terms = model.top_terms("Shut up, you stupid idiot!", "toxicity", k=3)
+    assert 0 < len(terms) <= 3
+    words = [t for t, _ in terms]
+    assert all(" " in w or w in {"shut", "up", "you", "stupid", "idiot"} for w in words)
+    contributions = [c for _, c in terms]
+    assert contributions == sorted(contributions, reverse=True)
+    assert all(c > 0 for c in contributions)
+    assert model.top_terms("", "toxicity") == []
+    with pytest.raises(ValueError, match="unknown label"):
+        model.top_terms("x", "rudeness")
+
+
+def test_unknown_labels_do_not_train_as_negative() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["idiot idiot", "lovely day", "idiot fool", "nice photo"],
+            **{label: [np.nan] * 4 for label in schema.LABELS},
+        }
+    )
+    frame["toxicity"] = [1.0, 0.0, 1.0, 0.0]
+    model = HostilityModel(FeatureConfig(min_df=1)).fit(frame)
+    assert model.n_train_["toxicity"] == 4
+    assert model.n_train_["threat"] == 0
+    scores = model.predict(["idiot"])
+    assert scores.loc[0, "threat"] == pytest.approx(0.5)  # untrained label: no information
+
+
+def test_make_features_blocks() -> None:
+    union = make_features(FeatureConfig(min_df=1))
+    matrix = union.fit_transform(["Stuuupid idiot", "nice day"])
+    names = union.get_feature_names_out()
+    assert matrix.shape == (2, len(names))
+    assert matrix.dtype == np.float32
+    assert any(n.startswith("word__") for n in names)
+    assert any(n.startswith("char__") for n in names)
+    assert "word__stuupid" in names  # normalised before tokenising
