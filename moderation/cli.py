@@ -72,6 +72,22 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
+# Options shared by several commands.
+_datasets_option = click.option(
+    "--datasets",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATASETS,
+    show_default=True,
+    help="Folder of labelled datasets.",
+)
+_model_option = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model bundle directory [default: the bundled model].",
+)
+
+
 @cli.command()
 @click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -86,12 +102,7 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Articles file (thread_id, title, body) for off-topic scoring.",
 )
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model bundle directory [default: the bundled model].",
-)
+@_model_option
 @click.option(
     "--rules",
     "rules_path",
@@ -167,13 +178,7 @@ def score(
 
 
 @cli.command()
-@click.option(
-    "--datasets",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATASETS,
-    show_default=True,
-    help="Folder of labelled datasets.",
-)
+@_datasets_option
 @click.option(
     "-o",
     "--output",
@@ -203,19 +208,8 @@ def train(datasets: Path, out_dir: Path, seed: int, include_restricted: bool) ->
 
 
 @cli.command()
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model bundle directory [default: the bundled model].",
-)
-@click.option(
-    "--datasets",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATASETS,
-    show_default=True,
-    help="Folder of labelled datasets.",
-)
+@_model_option
+@_datasets_option
 @click.option(
     "-o",
     "--output",

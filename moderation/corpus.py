@@ -27,7 +27,7 @@ import pandas as pd
 
 from moderation import schema
 from moderation.errors import TrainingError
-from moderation.normalize import normalize_text
+from moderation.normalize import normalize_text, split_sentences
 
 __all__ = [
     "CORPUS_COLUMNS",
@@ -47,7 +47,9 @@ DEFAULT_DATASETS_DIR = Path("../shared/datasets")
 #: Share of rows (by text hash) that go to ``test`` for sources without an official test split.
 TEST_PERCENT = 20
 
-CORPUS_COLUMNS = ("text", "source", "split", "licence", "redistributable", *schema.LABELS)
+CORPUS_COLUMNS = (
+    "text", "group", "source", "split", "licence", "redistributable", *schema.LABELS,
+)  # fmt: skip
 
 TRAIN = "train"
 TEST = "test"
@@ -112,9 +114,14 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], path: Path) -> None:
 
 
 def _frame(
-    text: Iterable[Any], split: Iterable[str] | np.ndarray, labels: dict[str, Any]
+    text: Iterable[Any],
+    split: Iterable[str] | np.ndarray,
+    labels: dict[str, Any],
+    group: Iterable[Any] | None = None,
 ) -> pd.DataFrame:
     out = pd.DataFrame({"text": pd.Series(list(text), dtype=object), "split": list(split)})
+    if group is not None:
+        out["group"] = pd.Series(list(group), dtype=object).to_numpy()
     for label in schema.LABELS:
         value = labels.get(label, np.nan)
         out[label] = np.asarray(value, dtype=np.float64) if np.ndim(value) else float(value)
@@ -135,14 +142,50 @@ def _majority(fraction: pd.Series | np.ndarray, *, at_least_half: bool = False) 
 # --------------------------------------------------------------------------- redistributable
 
 
-def _toxic_spans(folder: Path) -> pd.DataFrame:
-    """Civil Comments toxic spans (ACL 2022 release: comments, per-rater annotations, spans).
+#: ACL 2022 span type names (truncated ones included) -> contract label. "Other Toxicity" maps
+#: to no type label (it still makes the text toxic).
+_SPAN_TYPES = {
+    schema.INSULT: ("Insult", "Insu"),
+    schema.THREAT: ("Threat",),
+    schema.IDENTITY_ATTACK: ("Identity based Attack", "Identity based"),
+    schema.PROFANITY: ("Profane/Obscene",),
+}
+#: The official SemEval-2021 Task 5 test set: never trained on.
+TSD_TEST = "semeval2021_tsd_test.csv"
+
+
+def _tsd_test_texts(folder: Path) -> frozenset[str] | None:
+    """Normalised texts of the SemEval-2021 toxic-spans test set, or None if it is absent."""
+    for name in (f"{TSD_TEST}.gz", TSD_TEST):
+        path = folder / name
+        if path.is_file():
+            frame = _read_csv(path)
+            _require(frame, ("spans", "text"), path)
+            return frozenset(normalize_text(t) for t in frame["text"].fillna("").astype(str))
+    return None
+
+
+def _tsd_split(texts: pd.Series, folder: Path) -> np.ndarray:
+    """``test`` exactly for the texts in the SemEval-2021 test set (hash split if it is absent).
+
+    Every ACL 2022 post that is also a SemEval test post (all 2,000 of them) is held out, so
+    the shipped model never trains on the official span test set.
+    """
+    held = _tsd_test_texts(folder)
+    if held is None:
+        return _hash_split(texts)
+    in_test = np.fromiter((normalize_text(t) in held for t in texts), dtype=bool, count=len(texts))
+    return np.where(in_test, TEST, TRAIN)
+
+
+def _acl2022(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Comments, per-rater votes and typed spans of the ACL 2022 release.
 
     A rater's vote: marked at least one span or ticked only "all toxic" -> toxic; ticked only
     "not toxic" and marked nothing -> not toxic. Raters who ticked both boxes (21k rows, almost
     all without spans, on posts that read as toxic) or neither without marking anything gave no
-    usable judgement and are left out of the vote. A span type counts when at least half of the
-    voting raters marked a span of that type.
+    usable judgement (``voting`` 0). ``votes`` has one row per rater x comment with ``toxic``,
+    ``voting``, ``has_span``, ``clean`` and one 0/1 column per type label (marked a span of it).
     """
     comments_path = _find(folder, "acl2022_comments.csv")
     comments = _read_csv(comments_path)
@@ -150,7 +193,7 @@ def _toxic_spans(folder: Path) -> pd.DataFrame:
     spans = _read_csv(_find(folder, "acl2022_spans.csv"))
     _require(comments, ("comment_id", "comment_text"), comments_path)
     _require(annotations, ("annotation", "comment_id", "all toxic", "not toxic"), folder)
-    _require(spans, ("annotation", "type"), folder)
+    _require(spans, ("annotation", "type", "start", "end"), folder)
 
     all_toxic = annotations["all toxic"].astype(str).str.lower().eq("true")
     not_toxic = annotations["not toxic"].astype(str).str.lower().eq("true")
@@ -163,28 +206,94 @@ def _toxic_spans(folder: Path) -> pd.DataFrame:
             "annotation": annotations["annotation"],
             "toxic": toxic_vote.astype(float),
             "voting": (toxic_vote | clean_vote).astype(float),
+            "has_span": has_span.to_numpy(),
+            "clean": clean_vote.to_numpy(),
         }
     )
-    span_types = {
-        schema.INSULT: ("Insult", "Insu"),
-        schema.THREAT: ("Threat",),
-        schema.IDENTITY_ATTACK: ("Identity based Attack", "Identity based"),
-        schema.PROFANITY: ("Profane/Obscene",),
-    }
-    for label, names in span_types.items():
+    for label, names in _SPAN_TYPES.items():
         marked = spans.loc[spans["type"].isin(names), "annotation"]
         votes[label] = votes["annotation"].isin(marked).astype(float)
+    comments = comments[comments["comment_text"].fillna("").astype(str).str.strip() != ""]
+    return comments, votes, spans
+
+
+def _toxic_spans(folder: Path) -> pd.DataFrame:
+    """Civil Comments toxic spans (ACL 2022 release): whole posts, labelled by rater vote.
+
+    toxicity = more than half of the voting raters voted toxic (see :func:`_acl2022`). A span
+    type counts when at least half of the voting raters marked a span of that type. Posts in
+    the SemEval-2021 test set are the ``test`` split; all others are ``train``.
+    """
+    comments, votes, _ = _acl2022(folder)
     votes = votes[votes["voting"] > 0]
     per_comment = votes.groupby("comment_id").agg(
-        n=("voting", "sum"), **{c: (c, "mean") for c in ("toxic", *span_types)}
+        n=("voting", "sum"), **{c: (c, "mean") for c in ("toxic", *_SPAN_TYPES)}
     )
     frame = comments.merge(per_comment, left_on="comment_id", right_index=True, how="inner")
-    frame = frame[frame["comment_text"].fillna("").str.strip() != ""]
     labels: dict[str, Any] = {schema.TOXICITY: _majority(frame["toxic"])}
-    for label in span_types:
+    for label in _SPAN_TYPES:
         labels[label] = _majority(frame[label], at_least_half=True)
     texts = _clean_text(frame["comment_text"])
-    return _frame(texts, _hash_split(texts), labels)
+    return _frame(texts, _tsd_split(texts, folder), labels)
+
+
+def _toxic_span_sentences(folder: Path) -> pd.DataFrame:
+    """Sentences of the toxic-spans posts, labelled by the raters' spans inside them.
+
+    Each post is cut with :func:`moderation.normalize.split_sentences`. A rater who marked
+    spans votes a sentence toxic when one of their spans overlaps it and not toxic otherwise;
+    a rater who ticked only "not toxic" votes every sentence not toxic; raters who gave no span
+    (ticked "all toxic", both boxes or nothing) do not vote on sentences. toxicity = 1 when
+    more than half of the sentence voters marked it, 0 when none did; sentences marked by some
+    but at most half of the voters are ambiguous and left out. A type label counts when at
+    least half of the voters marked a span of that type in the sentence (0 for clean
+    sentences). These are the in-domain negatives the whole posts lack: civil sentences of
+    news comments. Sentences follow their post's split (``group`` is the post text).
+    """
+    comments, votes, spans = _acl2022(folder)
+    raw = comments["comment_text"].astype(str)
+    comments = comments.assign(split=_tsd_split(_clean_text(raw), folder))
+    rows = [
+        (cid, k, start, end)
+        for cid, text in zip(comments["comment_id"], raw, strict=True)
+        for k, (start, end) in enumerate(split_sentences(text))
+    ]
+    sentences = pd.DataFrame(rows, columns=["comment_id", "k", "s_start", "s_end"])
+    voters = votes[votes["has_span"] | votes["clean"]]
+    n_voters = voters.groupby("comment_id").size().rename("n")
+    marks = spans.merge(voters[["annotation", "comment_id"]], on="annotation")
+    marks = marks.merge(sentences, on="comment_id")
+    marks = marks[(marks["start"] < marks["s_end"]) & (marks["end"] > marks["s_start"])]
+    for label, names in _SPAN_TYPES.items():
+        marks[label] = marks["type"].isin(names)
+    per_rater = marks.groupby(["comment_id", "k", "annotation"])[list(_SPAN_TYPES)].any()
+    per_sentence = per_rater.groupby(level=["comment_id", "k"]).agg(["size", "sum"])
+    counts = pd.DataFrame(
+        {
+            "toxic": per_sentence[(schema.INSULT, "size")],
+            **{label: per_sentence[(label, "sum")] for label in _SPAN_TYPES},
+        }
+    )
+    frame = sentences.merge(n_voters, left_on="comment_id", right_index=True, how="inner")
+    frame = frame.merge(counts, left_on=["comment_id", "k"], right_index=True, how="left")
+    frame = frame.fillna({c: 0.0 for c in ("toxic", *_SPAN_TYPES)})
+    share = frame["toxic"] / frame["n"]
+    toxic = np.where(share > 0.5, 1.0, np.where(share == 0, 0.0, np.nan))
+    keep = ~np.isnan(toxic)
+    frame = frame[keep]
+    toxic = toxic[keep]
+    labels: dict[str, Any] = {schema.TOXICITY: toxic}
+    for label in _SPAN_TYPES:
+        labels[label] = np.where(toxic > 0, (frame[label] / frame["n"] >= 0.5), 0.0)
+    posts = comments.set_index("comment_id")
+    text_of = raw.set_axis(comments["comment_id"])
+    texts = [
+        html.unescape(text_of[cid][start:end])
+        for cid, start, end in zip(frame["comment_id"], frame["s_start"], frame["s_end"], strict=True)
+    ]
+    split = posts.loc[frame["comment_id"], "split"].to_numpy()
+    group = _clean_text(text_of[frame["comment_id"]]).to_numpy()
+    return _frame(texts, split, labels, group=group)
 
 
 def _davidson(folder: Path) -> pd.DataFrame:
@@ -513,7 +622,9 @@ SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
         Source("toxic-spans-civil", "toxic-spans-civil", "CC0-1.0", True,
-               (_T, _I, _TH, _ID, _P), False, _toxic_spans),
+               (_T, _I, _TH, _ID, _P), True, _toxic_spans),
+        Source("toxic-spans-sentences", "toxic-spans-civil", "CC0-1.0", True,
+               (_T, _I, _TH, _ID, _P), True, _toxic_span_sentences),
         Source("davidson", "davidson-hate-offensive", "MIT", True,
                (_T, _P), False, _davidson),
         Source("cat", "cat-context-toxicity", "Apache-2.0 (text CC-BY-SA-3.0)", True,
@@ -551,7 +662,9 @@ def load_corpus(datasets_dir: Path, sources: Sequence[str] | None = None) -> pd.
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`CORPUS_COLUMNS`: ``text``, ``source``, ``split`` (``train``/``test``),
+        Columns :data:`CORPUS_COLUMNS`: ``text``, ``group`` (the text that decides the row's
+        hash split and validation bucket: the row's own text, or for a sentence its post),
+        ``source``, ``split`` (``train``/``test``),
         ``licence``, ``redistributable`` and one float column per label (0/1, NaN = the source
         does not annotate that label for this row).
 
@@ -583,12 +696,15 @@ def load_corpus(datasets_dir: Path, sources: Sequence[str] | None = None) -> pd.
         frame = frame.assign(
             source=name, licence=source.licence, redistributable=source.redistributable
         )
+        if "group" not in frame.columns:
+            frame["group"] = frame["text"]
         logger.info("loaded %s: %d rows", name, len(frame))
         frames.append(frame)
     if not frames:
         raise TrainingError(f"no labelled dataset found under {datasets_dir}")
     corpus = pd.concat(frames, ignore_index=True)[list(CORPUS_COLUMNS)]
     corpus["text"] = corpus["text"].astype(str)
+    corpus["group"] = corpus["group"].astype(str)
     corpus["redistributable"] = corpus["redistributable"].astype(bool)
     return corpus
 

@@ -5,6 +5,9 @@ training corpus and the comments being scored pass through :func:`normalize_text
 feature vocabulary sees one canonical spelling of cheap obfuscations (full-width letters,
 zero-width joiners, "stuuuupid"). The function is pure, total and idempotent; a later step adds
 leetspeak and masking with character offsets for spans.
+
+:func:`split_sentences` cuts raw text (before normalisation) into sentences given as character
+offsets, so sentence scores and toxic-span labels refer to positions in the original text.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MENTION_TOKEN", "URL_TOKEN", "normalize_text"]
+__all__ = ["MENTION_TOKEN", "URL_TOKEN", "normalize_text", "split_sentences"]
 
 #: Placeholder for ``@user`` mentions (OLID already ships ``@USER``); keeps names out of features.
 MENTION_TOKEN = "xxuser"
@@ -67,3 +70,63 @@ def _normalize_once(text: str) -> str:
     out = _MENTION.sub(f" {MENTION_TOKEN} ", out)
     out = _STRETCH.sub(r"\1\1", out)
     return _SPACE.sub(" ", out).strip()
+
+
+# A sentence ends at ., !, ? or … (plus closing quotes/brackets) followed by whitespace, or at a
+# line break. Group 1 is the whitespace after the punctuation.
+_SENTENCE_BREAK = re.compile("[.!?\u2026]+[\"'\u201d\u2019)\\]]*(\\s+)|[ \t]*\n\\s*")
+_WORD_CHAR = re.compile(r"\w")
+#: Pieces with fewer word characters than this ("1.", "Ok.") join the following sentence.
+MIN_SENTENCE_WORD_CHARS = 3
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Return the ``(start, end)`` character offsets of the sentences of ``text``.
+
+    Parameters
+    ----------
+    text
+        Raw text (not normalised), so that offsets refer to the original characters.
+
+    Returns
+    -------
+    list of (int, int)
+        Non-overlapping, increasing offsets; ``text[start:end]`` is a sentence without leading
+        or trailing whitespace. A sentence ends at sentence punctuation followed by whitespace
+        or at a line break. Pieces with fewer than :data:`MIN_SENTENCE_WORD_CHARS` word
+        characters (list numbers such as ``"1."``, a lone ``"Ok."``) are joined to the next
+        sentence, or to the previous one at the end of the text. Empty or blank text gives
+        ``[]``.
+    """
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        end = match.start(1) if match.group(1) is not None else match.start()
+        _add_piece(text, start, end, pieces)
+        start = match.end()
+    _add_piece(text, start, len(text), pieces)
+    merged: list[tuple[int, int]] = []
+    pending: int | None = None
+    for begin, end in pieces:
+        if pending is not None:
+            begin, pending = pending, None
+        if len(_WORD_CHAR.findall(text, begin, end)) < MIN_SENTENCE_WORD_CHARS:
+            pending = begin
+            continue
+        merged.append((begin, end))
+    if pending is not None:
+        if merged:
+            merged[-1] = (merged[-1][0], pieces[-1][1])
+        else:
+            merged.append((pending, pieces[-1][1]))
+    return merged
+
+
+def _add_piece(text: str, start: int, end: int, pieces: list[tuple[int, int]]) -> None:
+    """Append ``text[start:end]`` without surrounding whitespace, unless it is blank."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        pieces.append((start, end))

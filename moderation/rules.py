@@ -95,29 +95,20 @@ class All:
     parts: tuple[Condition, ...]
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        out = np.ones(len(frame), dtype=bool)
-        for part in self.parts:
-            out &= part.mask(frame)
-        return out
+        masks = [part.mask(frame) for part in self.parts]
+        return np.logical_and.reduce(masks) if masks else np.ones(len(frame), dtype=bool)
 
     def columns(self) -> list[str]:
         return [c for p in self.parts for c in p.columns()]
 
 
 @dataclass(frozen=True)
-class Any_:
+class Any_(All):
     """At least one part holds."""
 
-    parts: tuple[Condition, ...]
-
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        out = np.zeros(len(frame), dtype=bool)
-        for part in self.parts:
-            out |= part.mask(frame)
-        return out
-
-    def columns(self) -> list[str]:
-        return [c for p in self.parts for c in p.columns()]
+        masks = [part.mask(frame) for part in self.parts]
+        return np.logical_or.reduce(masks) if masks else np.zeros(len(frame), dtype=bool)
 
 
 @dataclass(frozen=True)
