@@ -20,16 +20,32 @@ import pandas as pd
 
 from moderation import schema
 from moderation.bundle import Bundle, default_bundle_path, load_bundle
+from moderation.dynamics import (
+    BACK_AND_FORTH,
+    DERAILED_AT,
+    HOSTILITY_TREND,
+    PARTICIPANTS,
+    USER_DIRECTED_INSULT,
+    thread_dynamics,
+)
 from moderation.rules import Rules, apply_rules, load_rules
 from moderation.schema import validate_comments
 from moderation.thread import attach_context
 
 log = logging.getLogger(__name__)
 
-#: Thread fields that reach the output (the rest of the context is internal).
-THREAD_OUTPUT = (schema.DEPTH, schema.ROOT_ID)
+#: Thread dynamics that reach the output after ``depth`` and ``root_id``.
+THREAD_OUTPUT = (
+    DERAILED_AT,
+    BACK_AND_FORTH,
+    PARTICIPANTS,
+    HOSTILITY_TREND,
+    USER_DIRECTED_INSULT,
+)
 #: How many n-grams to quote in a reason.
 TERMS_PER_LABEL = 3
+#: Scores from which a reason quotes its evidence.
+EXPLAIN_AT = 0.5
 
 
 @dataclass(frozen=True)
@@ -92,8 +108,10 @@ class Moderator:
         DataFrame
             One row per input comment, same order: the input columns, then the
             scores (``toxicity`` … ``off_topic``), ``action``, ``priority``,
-            ``reasons``, ``depth``, ``root_id`` and ``problems``. Input columns
-            that share a name with an output column are kept as ``<name>_input``.
+            ``reasons``, the thread fields ``depth``, ``root_id``, ``derailed_at``,
+            ``back_and_forth``, ``participants``, ``hostility_trend``,
+            ``user_directed_insult``, and ``problems``. Input columns that share a
+            name with an output column are kept as ``<name>_input``.
         """
         valid = validate_comments(comments)
         context = attach_context(valid, articles)
@@ -102,22 +120,27 @@ class Moderator:
         hostility = self.bundle.hostility.predict(texts.tolist())
         hostility.index = valid.index
         hostility[empty.to_numpy()] = np.nan
-        off_topic = self.bundle.off_topic.score_frame(valid, context)
-        scores = hostility.assign(**{schema.OFF_TOPIC: off_topic})
+        similarity = self.bundle.off_topic.score_frame(valid, context)
+        scores = hostility.assign(**{schema.OFF_TOPIC: similarity[schema.OFF_TOPIC]})
+        dynamics = thread_dynamics(valid, scores)
 
-        facts = pd.concat([scores, context], axis=1)
+        facts = pd.concat(
+            [scores, context, similarity.drop(columns=schema.OFF_TOPIC), dynamics], axis=1
+        )
         facts["length"] = texts.str.len()
         decisions = apply_rules(facts, self.rules)
         decisions[schema.REASONS] = self._explain(valid, facts, decisions)
 
+        thread_fields = pd.concat(
+            [context[[schema.DEPTH, schema.ROOT_ID]], dynamics[list(THREAD_OUTPUT)]], axis=1
+        )
         inputs = valid.drop(columns=[schema.PROBLEMS])
-        output_names = {*schema.SCORES, *decisions.columns, *THREAD_OUTPUT, schema.PROBLEMS}
+        output_names = {*schema.SCORES, *decisions.columns, *thread_fields.columns, schema.PROBLEMS}
         inputs = inputs.rename(
             columns={c: f"{c}_input" for c in inputs.columns if c in output_names}
         )
         out = pd.concat(
-            [inputs, scores, decisions, context[list(THREAD_OUTPUT)], valid[[schema.PROBLEMS]]],
-            axis=1,
+            [inputs, scores, decisions, thread_fields, valid[[schema.PROBLEMS]]], axis=1
         )
         log.info(
             "scored %d comments: %s",
@@ -129,26 +152,46 @@ class Moderator:
     def _explain(
         self, comments: pd.DataFrame, facts: pd.DataFrame, decisions: pd.DataFrame
     ) -> pd.Series:
-        """Add the words behind each hostile score to the reasons of escalated rows.
+        """Add to the reasons of escalated rows the evidence a moderator needs.
 
-        Computed only for escalated rows: moderators read these, and quoting
-        n-grams costs far more than scoring.
+        For each hostility label at 0.5 or more, the words that pushed it up;
+        for an off-topic comment, its similarity to the article and parent and
+        the words it shares with its chain but not with the article. Computed
+        only for escalated rows: quoting costs far more than scoring.
         """
         reasons = decisions[schema.REASONS].copy()
-        thresholds = self.bundle.manifest.get("thresholds", {})
-        escalated = decisions[schema.ACTION] != schema.Action.ALLOW.value
+        escalated = np.flatnonzero(
+            (decisions[schema.ACTION] != schema.Action.ALLOW.value).to_numpy()
+        )
         values = facts[list(schema.LABELS)].to_numpy(dtype=float)
+        off = facts[schema.OFF_TOPIC].to_numpy(dtype=float)
         texts = comments[schema.TEXT].astype(str).to_numpy()
-        for i in map(int, np.flatnonzero(escalated.to_numpy())):
-            text = texts[i]
-            quoted = []
-            for label, value in zip(schema.LABELS, values[i], strict=True):
-                if value >= float(thresholds.get(label, 0.5)):  # NaN compares False
-                    terms = self.bundle.hostility.top_terms(text, label, k=TERMS_PER_LABEL)
-                    if terms:
-                        quoted.append(f"{label}: " + ", ".join(f"'{t}'" for t, _ in terms))
+        article = (facts[schema.ARTICLE_TITLE] + "\n" + facts[schema.ARTICLE_BODY]).to_numpy()
+        chain = (facts[schema.PARENT_TEXT] + "\n" + facts[schema.ROOT_TEXT]).to_numpy()
+        for i in map(int, escalated):
+            evidence = []
+            quoted = [
+                f"{label}: " + ", ".join(f"'{t}'" for t, _ in terms)
+                for label, value in zip(schema.LABELS, values[i], strict=True)
+                if value >= EXPLAIN_AT  # NaN compares False
+                and (terms := self.bundle.hostility.top_terms(texts[i], label, k=TERMS_PER_LABEL))
+            ]
             if quoted:
-                reasons.iloc[i] = f"{reasons.iloc[i]}; words: " + " | ".join(quoted)
+                evidence.append("words: " + " | ".join(quoted))
+            if off[i] >= EXPLAIN_AT:
+                sims = facts.iloc[i]
+                shared = self.bundle.off_topic.explain(texts[i], article[i], [chain[i]])
+                note = (
+                    f"off-topic: similarity to article {sims['sim_article']:.2f}, "
+                    f"to parent {sims['sim_parent']:.2f}"
+                )
+                if shared:
+                    note += "; shares with its chain, not the article: " + ", ".join(
+                        f"'{w}'" for w in shared
+                    )
+                evidence.append(note)
+            if evidence:
+                reasons.iloc[i] = "; ".join([reasons.iloc[i], *evidence])
         return reasons
 
     def score_one(

@@ -1,19 +1,30 @@
-"""First off-topic score: how far a comment strays from its article and its parent.
+"""Off-topic score: how far a comment strays from its article, its parent and its thread.
 
 Sits after thread context in the flow (read → validate → thread context →
-**off-topic** / hostility → rules). A comment is compared with its *topic* (the
-article's title and body; for a reply in a thread without an article, the
-thread's root comment) and with its parent, by TF-IDF cosine similarity over a
-background vocabulary. A small logistic regression turns those similarities
-into a probability. Its weights are learned, not hand-set, from
-self-supervised pairs drawn from threaded, redistributable data: a real reply
-in its own thread (on-topic) against the same reply placed under another
-thread's article, or under another thread's article *and* parent (off-topic).
-The article-only swap is what a derailed sub-thread looks like: replies that
-follow their parent but have left the article.
+**off-topic** / hostility → derailment → rules). Each comment is described by
+similarities computed over a background TF-IDF vocabulary:
 
-A top-level comment with no article has nothing to be compared with; its
-``off_topic`` is NaN (unknown), and rules treat it as not matching.
+- ``sim_article``: to the article (title and body), with every word discounted
+  by the share of the thread's comments that use it. A name the whole thread
+  repeats (the country an article is about) then stops making every reply look
+  on-topic; the words that count are the article's own that few comments share.
+- ``sim_article_raw``, ``sim_parent``, ``sim_root``: plain cosine similarity to
+  the article, the parent and the top of the chain.
+- ``sim_thread``: to the other comments of the thread taken together.
+- ``article_terms``: how many of the article's most distinctive words it uses.
+- length and dialogue cues (question, second person, reply or not).
+
+A gradient-boosted classifier turns those into ``P(off-topic)``. Its weights
+are learned, not hand-set, from self-supervised data built from threaded,
+redistributable sources: each thread keeps its real comments (on-topic) and
+receives *intruders* from other threads (off-topic), sometimes with their own
+parent so that a chain follows its parent but not the article, which is what a
+derailed sub-thread looks like. Some threads lose their article so the model
+also learns to judge from the thread alone.
+
+A comment with nothing to compare with (no article, no parent, no other
+comment in its thread) or with empty text gets NaN (unknown); rules treat NaN
+as not matching.
 """
 
 from __future__ import annotations
@@ -22,117 +33,465 @@ import gzip
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from moderation import schema
 from moderation.errors import TrainingError
+from moderation.schema import resolve_parents
 
 log = logging.getLogger(__name__)
 
-#: Columns of the similarity features, in the order the classifier sees them.
-FEATURES = ("sim_topic", "sim_parent", "is_reply", "log_length")
+#: Features the classifier sees, in order.
+FEATURES = (
+    "sim_article",
+    "sim_article_raw",
+    "sim_parent",
+    "sim_root",
+    "sim_thread",
+    "article_terms",
+    "has_article",
+    "is_reply",
+    "log_length",
+    "question",
+    "second_person",
+)
+#: How many of an article's top-weighted words count as its distinctive terms.
+DISTINCTIVE_TERMS = 25
+#: Threads smaller than this have no meaningful "word the whole thread shares".
+MIN_THREAD_FOR_DISCOUNT = 3
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+_SECOND_PERSON = re.compile(r"\b(you|your|you're|youre|yours|u|ur)\b", re.IGNORECASE)
 
 
-def _cosine_rows(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
-    """Row-wise cosine of two L2-normalised sparse matrices of the same shape."""
+@dataclass
+class ThreadTable:
+    """Comments as arrays: what the features need and nothing else.
+
+    ``thread`` codes index ``articles``; ``parent`` and ``root`` are row
+    positions (``-1`` for none).
+    """
+
+    texts: list[str]
+    thread: Ints
+    parent: Ints
+    root: Ints
+    articles: list[str]
+
+    @classmethod
+    def from_frames(cls, comments: pd.DataFrame, context: pd.DataFrame) -> ThreadTable:
+        """Build from a validated comments frame and its `thread.attach_context` output."""
+        n = len(comments)
+        texts = comments[schema.TEXT].astype(str).tolist()
+        if schema.THREAD_ID in comments.columns:
+            codes, uniques = pd.factorize(comments[schema.THREAD_ID].astype(str), sort=False)
+        else:
+            codes, uniques = np.zeros(n, dtype=np.int64), pd.Index([""])
+        parent = resolve_parents(comments)
+        parent = np.where((parent >= 0) & (parent != np.arange(n)), parent, -1)
+        first = (
+            pd.Series(np.arange(n))
+            .groupby(comments[schema.COMMENT_ID].astype(str).to_numpy())
+            .min()
+        )
+        root_ids = context[schema.ROOT_ID].astype(str).to_numpy()
+        root = first.reindex(root_ids).fillna(-1).to_numpy(dtype=np.int64)
+        root = np.where(root == np.arange(n), -1, root)
+        article = (
+            context[schema.ARTICLE_TITLE].astype(str)
+            + "\n"
+            + context[schema.ARTICLE_BODY].astype(str)
+        ).str.strip()
+        articles = [""] * len(uniques)
+        for code, text in zip(codes, article.to_numpy(), strict=True):
+            if text and not articles[code]:
+                articles[code] = str(text)
+        return cls(
+            texts, np.asarray(codes, dtype=np.int64), parent.astype(np.int64), root, articles
+        )
+
+
+# --- sparse helpers --------------------------------------------------------------------------
+
+
+def _row_dot(a: sparse.csr_matrix, b: sparse.csr_matrix) -> Floats:
+    """Row-wise dot product of two matrices of the same shape."""
     return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+
+
+def _rows_or_zero(matrix: sparse.csr_matrix, rows: Ints) -> sparse.csr_matrix:
+    """``matrix[rows]`` with an all-zero row wherever ``rows`` is -1."""
+    padded = sparse.vstack([matrix, sparse.csr_matrix((1, matrix.shape[1]))], format="csr")
+    return padded[np.where(rows >= 0, rows, matrix.shape[0])]
+
+
+def _lookup(
+    keys: npt.NDArray[Any], table_keys: npt.NDArray[Any], values: npt.NDArray[Any]
+) -> Floats:
+    """Value of each key in a sorted key table (0 where absent)."""
+    if len(table_keys) == 0:
+        return np.zeros(len(keys))
+    pos = np.clip(np.searchsorted(table_keys, keys), 0, len(table_keys) - 1)
+    return np.where(table_keys[pos] == keys, values[pos], 0.0)
+
+
+# --- the scorer ------------------------------------------------------------------------------
 
 
 @dataclass
 class OffTopicScorer:
-    """Turn a comment's similarity to its topic and parent into ``P(off-topic)``.
+    """Turn a comment's similarity to its article, parent and thread into ``P(off-topic)``.
 
     Attributes
     ----------
     vectorizer : TfidfVectorizer
-        Word TF-IDF fitted on background text, so that rare, distinctive words
-        weigh more than words every comment shares.
-    classifier : LogisticRegression
-        Fitted on the :data:`FEATURES` of self-supervised pairs.
+        Word TF-IDF fitted on background text, so rare, distinctive words weigh more.
+    classifier : HistGradientBoostingClassifier
+        Fitted on :data:`FEATURES` of self-supervised intruder data.
     metrics : dict
         Held-out metrics recorded when the scorer was fitted.
     """
 
     vectorizer: TfidfVectorizer
-    classifier: LogisticRegression
+    classifier: Any
     metrics: dict[str, Any] = field(default_factory=dict)
 
-    def features(
-        self,
-        texts: Sequence[str] | pd.Series,
-        topics: Sequence[str] | pd.Series,
-        parents: Sequence[str] | pd.Series,
-    ) -> pd.DataFrame:
-        """Similarity features for each comment; ``topics``/``parents`` may be ``""``."""
-        vec = self.vectorizer
-        c = vec.transform(list(texts))
-        t = vec.transform(list(topics))
-        p = vec.transform(list(parents))
-        is_reply = np.array([bool(s.strip()) for s in parents], dtype=float)
-        n_tokens = np.asarray((c > 0).sum(axis=1)).ravel()
+    def features(self, table: ThreadTable) -> pd.DataFrame:
+        """The :data:`FEATURES` of every comment in ``table``.
+
+        A thread is seen as a set of *conversations*: a top-level comment with
+        every reply under it. Word sharing is counted per conversation, and
+        ``sim_thread`` compares a comment with the *other* conversations, so a
+        long derailed chain cannot make itself look like the thread's topic.
+        """
+        n, n_threads = len(table.texts), len(table.articles)
+        vocab = np.int64(len(self.vectorizer.vocabulary_))
+        x = self.vectorizer.transform(table.texts).tocsr()
+        art = self.vectorizer.transform(table.articles).tocsr()
+        has_article = np.array([bool(a.strip()) for a in table.articles])[table.thread]
+        conv = np.where(table.root >= 0, table.root, np.arange(n))  # conversation of each row
+        rows = np.repeat(np.arange(n), np.diff(x.indptr))
+        words = x.indices.astype(np.int64)
+
+        # Word sums per conversation and per thread, as sorted (owner * vocab + word) keys.
+        conv_keys, conv_inv = np.unique(conv[rows] * vocab + words, return_inverse=True)
+        conv_sum = np.bincount(conv_inv, weights=x.data, minlength=len(conv_keys))
+        conv_thread = table.thread[conv_keys // vocab]
+        thread_word = conv_thread * vocab + conv_keys % vocab
+        thread_keys, thread_inv = np.unique(thread_word, return_inverse=True)
+        thread_sum = np.bincount(thread_inv, weights=conv_sum, minlength=len(thread_keys))
+        # In how many of its thread's conversations each word appears.
+        conv_count = np.bincount(thread_inv, minlength=len(thread_keys)).astype(float)
+        n_convs = np.bincount(table.thread[np.unique(conv)], minlength=n_threads).astype(float)
+        discount_on = n_convs >= MIN_THREAD_FOR_DISCOUNT
+
+        def discount(thread_of: Ints, keys: npt.NDArray[np.int64]) -> Floats:
+            share = _lookup(keys, thread_keys, conv_count) / np.maximum(n_convs[thread_of], 1.0)
+            return np.where(discount_on[thread_of], 1.0 - np.minimum(share, 1.0), 1.0)
+
+        keys = table.thread[rows] * vocab + words
+        xd = x.copy()
+        xd.data = xd.data * discount(table.thread[rows], keys)
+        art_rows = np.repeat(np.arange(n_threads), np.diff(art.indptr))
+        art_keys = art_rows * vocab + art.indices.astype(np.int64)
+        artd = art.copy()
+        artd.data = artd.data * discount(art_rows, art_keys)
+        # Distinctive terms: the article's top words after the discount.
+        top = np.zeros(len(artd.data), dtype=bool)
+        for t in range(n_threads):
+            lo, hi = artd.indptr[t], artd.indptr[t + 1]
+            if hi > lo:
+                k = min(DISTINCTIVE_TERMS, hi - lo)
+                top[lo + np.argsort(-artd.data[lo:hi], kind="stable")[:k]] = True
+        order = np.argsort(art_keys)
+        distinctive = _lookup(keys, art_keys[order], top[order].astype(float))
+        article_terms = np.bincount(rows, weights=distinctive, minlength=n)
+
+        def cosine(a: sparse.csr_matrix, b: sparse.csr_matrix) -> Floats:
+            norms = np.sqrt(_row_dot(a, a) * _row_dot(b, b))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.nan_to_num(_row_dot(a, b) / norms)
+
+        sim_article = cosine(xd, artd[table.thread])
+        sim_article_raw = _row_dot(x, art[table.thread])
+        sim_parent = _row_dot(x, _rows_or_zero(x, table.parent))
+        sim_root = _row_dot(x, _rows_or_zero(x, table.root))
+
+        # Similarity to the other conversations: thread sum minus own conversation's sum.
+        rest_at_entry = _lookup(keys, thread_keys, thread_sum) - _lookup(
+            conv[rows] * vocab + words, conv_keys, conv_sum
+        )
+        dot_rest = np.bincount(rows, weights=x.data * rest_at_entry, minlength=n)
+        thread_sq = np.bincount(thread_keys // vocab, weights=thread_sum**2, minlength=n_threads)
+        cross = np.bincount(
+            conv_keys // vocab, weights=conv_sum * thread_sum[thread_inv], minlength=n
+        )
+        conv_sq = np.bincount(conv_keys // vocab, weights=conv_sum**2, minlength=n)
+        rest_sq = np.maximum(thread_sq[table.thread] - 2 * cross[conv] + conv_sq[conv], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sim_thread = np.nan_to_num(dot_rest / (np.sqrt(rest_sq) * np.sqrt(_row_dot(x, x))))
+
+        tokens = np.diff(x.indptr).astype(float)
+        # Missing comparisons are NaN, not 0: "no article" differs from "unrelated to it".
+        nan = np.nan
         return pd.DataFrame(
             {
-                "sim_topic": _cosine_rows(c, t),
-                "sim_parent": _cosine_rows(c, p),
-                "is_reply": is_reply,
-                "log_length": np.log1p(n_tokens),
+                "sim_article": np.where(has_article, sim_article, nan),
+                "sim_article_raw": np.where(has_article, sim_article_raw, nan),
+                "sim_parent": np.where(table.parent >= 0, sim_parent, nan),
+                "sim_root": np.where(table.root >= 0, sim_root, nan),
+                "sim_thread": np.where(rest_sq > 0, np.clip(sim_thread, 0.0, 1.0), nan),
+                "article_terms": np.where(has_article, np.log1p(article_terms), nan),
+                "has_article": has_article.astype(float),
+                "is_reply": (table.parent >= 0).astype(float),
+                "log_length": np.log1p(tokens),
+                "question": np.array(["?" in t for t in table.texts], dtype=float),
+                "second_person": np.array(
+                    [bool(_SECOND_PERSON.search(t)) for t in table.texts], dtype=float
+                ),
             }
         )
 
-    def score(
-        self,
-        texts: Sequence[str] | pd.Series,
-        topics: Sequence[str] | pd.Series,
-        parents: Sequence[str] | pd.Series,
-    ) -> np.ndarray:
-        """``P(off-topic)`` per comment; NaN where there is neither topic nor parent text."""
-        feats = self.features(texts, topics, parents)
+    def score_table(self, table: ThreadTable, feats: pd.DataFrame | None = None) -> Floats:
+        """``P(off-topic)`` per comment; NaN where there is nothing to compare with."""
+        feats = self.features(table) if feats is None else feats
         proba = self.classifier.predict_proba(feats[list(FEATURES)].to_numpy())[:, 1]
-        no_context = np.array(
-            [not (t.strip() or p.strip()) for t, p in zip(topics, parents, strict=True)]
-        )
-        empty = np.array([not s.strip() for s in texts])
-        return np.where(no_context | empty, np.nan, proba)
+        nothing = feats[["sim_article", "sim_parent", "sim_thread"]].isna().all(axis=1).to_numpy()
+        empty = np.array([not t.strip() for t in table.texts])
+        return np.where(nothing | empty, np.nan, proba)
 
-    def score_frame(self, comments: pd.DataFrame, context: pd.DataFrame) -> pd.Series:
-        """Score a validated comments frame with the context from ``thread.attach_context``."""
-        texts, topics, parents = topic_inputs(comments, context)
-        return pd.Series(
-            self.score(texts, topics, parents), index=comments.index, name=schema.OFF_TOPIC
-        )
+    def score_frame(self, comments: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
+        """``off_topic`` plus the similarity columns that explain it, aligned with ``comments``."""
+        table = ThreadTable.from_frames(comments, context)
+        feats = self.features(table)
+        out = feats[["sim_article", "sim_parent", "sim_thread"]].copy()
+        out.insert(0, schema.OFF_TOPIC, self.score_table(table, feats))
+        out.index = comments.index
+        return out
+
+    def explain(
+        self, text: str, article: str, thread_texts: Sequence[str], k: int = 5
+    ) -> list[str]:
+        """Words this comment shares with its thread but not with its article."""
+        analyzer = self.vectorizer.build_analyzer()
+        own = dict.fromkeys(analyzer(text))
+        in_article = set(analyzer(article))
+        in_thread = {w for t in thread_texts for w in analyzer(t)}
+        idf = dict(zip(self.vectorizer.get_feature_names_out(), self.vectorizer.idf_, strict=True))
+        shared = [w for w in own if w in in_thread and w not in in_article and w in idf]
+        return sorted(shared, key=lambda w: -idf[w])[:k]
 
 
-def topic_inputs(
-    comments: pd.DataFrame, context: pd.DataFrame
-) -> tuple[list[str], list[str], list[str]]:
-    """Texts, topics and parents for :meth:`OffTopicScorer.score`.
+# --- training data ---------------------------------------------------------------------------
 
-    The topic is the article (title and body) when the thread has one; for a
-    reply in a thread without an article it is the root comment, the closest
-    thing to what the thread is about.
+
+def _toxichat_threads(datasets_dir: Path) -> list[tuple[str, str, list[str]]]:
+    """(key, article, chain of replies) per ToxiChat thread (CC BY-SA 4.0)."""
+    out = []
+    for split in ("train", "dev", "test"):
+        path = datasets_dir / "toxichat" / f"{split}.jsonl.gz"
+        if not path.exists():
+            raise TrainingError(f"off-topic training data not found: {path}")
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                turns = [str(t["text"]).strip() for t in json.loads(line)["reddit_thread"]]
+                out.append((f"toxichat-{split}-{i}", turns[0], turns[1:]))
+    return out
+
+
+def _ruddit_threads(datasets_dir: Path) -> list[tuple[str, str, list[str]]]:
+    """(key, post title, comments) per Ruddit post; the title comes from the permalink slug."""
+    path = datasets_dir / "ruddit" / "ruddit_with_text.csv.gz"
+    if not path.exists():
+        raise TrainingError(f"off-topic training data not found: {path}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = frame[~frame["txt"].isin(["[deleted]", "[removed]", ""])]
+    slug = frame["url"].str.extract(r"/comments/[^/]+/([^/]+)/", expand=False).fillna("")
+    frame = frame.assign(title=slug.str.replace("_", " ").str.removeprefix("cmv "))
+    return [
+        (f"ruddit-{post}", str(group["title"].iloc[0]), group["txt"].tolist())
+        for post, group in frame.groupby("post_id", sort=True)
+    ]
+
+
+@dataclass
+class _World:
+    """A synthetic export: comments with their thread, parent and label."""
+
+    texts: list[str] = field(default_factory=list)
+    thread: list[int] = field(default_factory=list)
+    parent: list[int] = field(default_factory=list)
+    label: list[int] = field(default_factory=list)
+    keep: list[bool] = field(default_factory=list)
+
+    def add(self, text: str, thread: int, parent: int, label: int, keep: bool) -> int:
+        self.texts.append(text)
+        self.thread.append(thread)
+        self.parent.append(parent)
+        self.label.append(label)
+        self.keep.append(keep)
+        return len(self.texts) - 1
+
+
+def build_worlds(
+    threads: list[tuple[str, str, list[str]]],
+    *,
+    chains: set[str],
+    seed: int,
+    worlds: int = 4,
+    intruder_share: float = 0.25,
+    drop_article: float = 0.3,
+    swap_article: float = 0.15,
+) -> pd.DataFrame:
+    """Features-ready rows: real comments (label 0) and off-topic ones (label 1).
+
+    World 0 holds the real threads alone: its comments are the on-topic
+    examples, untouched by intruders. In every other world each thread either
+    gets another thread's article (probability ``swap_article``: its whole
+    conversation has left the article while still hanging together, as a
+    derailed sub-thread does; its comments are kept as off-topic), or receives
+    intruders from other threads worth ``intruder_share`` of its size. An
+    intruder sometimes brings its own parent along, or replies to a real
+    comment. Threads in ``chains`` are reply chains (each reply answers the
+    previous one); the others are flat lists of top-level comments. Some
+    threads lose their article in each world.
     """
-    texts = comments[schema.TEXT].astype(str).tolist()
-    article = (
-        context[schema.ARTICLE_TITLE].astype(str) + "\n" + context[schema.ARTICLE_BODY].astype(str)
-    ).str.strip()
-    parents = context[schema.PARENT_TEXT].astype(str)
-    is_reply = context[schema.DEPTH].astype(int) > 0
-    root = context[schema.ROOT_TEXT].astype(str).where(is_reply, "")
-    topics = article.where(article != "", root)
-    return texts, topics.tolist(), parents.tolist()
+    rng = np.random.default_rng(seed)
+    frames = []
+    n = len(threads)
+    for w in range(worlds + 1):
+        world = _World()
+        articles = [a if rng.random() >= drop_article else "" for _, a, _ in threads]
+        for t, (key, _, comments) in enumerate(threads):
+            swapped = w > 0 and bool(articles[t]) and rng.random() < swap_article
+            if swapped:
+                articles[t] = threads[(t + int(rng.integers(1, n))) % n][1]
+            real, prev = [], -1
+            for text in comments:
+                parent = prev if key in chains else -1
+                prev = world.add(text, t, parent, int(swapped), keep=w == 0 or swapped)
+                real.append(prev)
+            n_intruders = 0 if w == 0 or swapped else max(1, round(intruder_share * len(comments)))
+            for _ in range(n_intruders):
+                donor = int(rng.integers(n))
+                if donor == t or not threads[donor][2]:
+                    continue
+                donor_comments = threads[donor][2]
+                j = int(rng.integers(len(donor_comments)))
+                parent = -1
+                if j > 0 and rng.random() < 0.5:  # bring the donor's parent: a derailed chain
+                    parent = world.add(donor_comments[j - 1], t, -1, 1, keep=True)
+                elif real and rng.random() < 0.5:  # an off-topic reply to a real comment
+                    parent = real[int(rng.integers(len(real)))]
+                world.add(donor_comments[j], t, parent, 1, keep=True)
+        frames.append((world, articles))
+    return _worlds_frame(frames)
 
 
-# --- training -------------------------------------------------------------------------------
+def _worlds_frame(frames: list[tuple[_World, list[str]]]) -> pd.DataFrame:
+    parts = []
+    for i, (world, articles) in enumerate(frames):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "world": i,
+                    "text": world.texts,
+                    "thread": world.thread,
+                    "parent": world.parent,
+                    "label": world.label,
+                    "keep": world.keep,
+                    "article": [articles[t] for t in world.thread],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _table(world: pd.DataFrame) -> ThreadTable:
+    """ThreadTable for one world's rows (positions are local to the world)."""
+    codes, uniques = pd.factorize(world["thread"], sort=False)
+    articles = [""] * len(uniques)
+    for code, article in zip(codes, world["article"], strict=True):
+        articles[code] = article
+    parent = world["parent"].to_numpy(dtype=np.int64)
+    local_parent = np.where(parent >= 0, parent, -1)
+    root = local_parent.copy()
+    while True:  # climb to the top of each chain
+        up = np.where(root >= 0, local_parent[np.maximum(root, 0)], -1)
+        moved = (up >= 0) & (root >= 0)
+        if not moved.any():
+            break
+        root = np.where(moved, up, root)
+    return ThreadTable(world["text"].tolist(), codes.astype(np.int64), local_parent, root, articles)
+
+
+def featurize_worlds(scorer: OffTopicScorer, rows: pd.DataFrame) -> pd.DataFrame:
+    """Features of the kept rows of every world, with their labels."""
+    out = []
+    for _, world in rows.groupby("world", sort=True):
+        world = world.reset_index(drop=True)
+        feats = scorer.features(_table(world))
+        keep = world["keep"].to_numpy()
+        out.append(feats[keep].assign(label=world["label"].to_numpy()[keep]))
+    return pd.concat(out, ignore_index=True)
+
+
+def fit_off_topic(
+    datasets_dir: Path, background_texts: Sequence[str], *, seed: int = 0
+) -> OffTopicScorer:
+    """Fit the off-topic scorer on intruder data from ToxiChat and Ruddit threads.
+
+    Threads are split 80/20 by a stable hash of their key; the held-out fifth
+    gives the recorded ROC-AUC. When the research-only SemEval-2015 CQA data is
+    present, the scorer is also evaluated (never trained) on its official test
+    set: Bad/Dialogue replies against Good ones, the question as the article.
+    """
+    datasets_dir = Path(datasets_dir)
+    toxichat = _toxichat_threads(datasets_dir)
+    threads = toxichat + _ruddit_threads(datasets_dir)
+    chains = {key for key, _, _ in toxichat}
+    held_out = [_stable_fraction(key) >= 0.8 for key, _, _ in threads]
+    train = [t for t, h in zip(threads, held_out, strict=True) if not h]
+    test = [t for t, h in zip(threads, held_out, strict=True) if h]
+
+    vectorizer = TfidfVectorizer(
+        sublinear_tf=True, stop_words="english", min_df=2, max_features=60_000, dtype=np.float32
+    )
+    vectorizer.fit([*background_texts, *(c for _, a, cs in threads for c in [a, *cs])])
+    classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
+    scorer = OffTopicScorer(vectorizer, classifier)
+    train_rows = featurize_worlds(scorer, build_worlds(train, chains=chains, seed=seed))
+    classifier.fit(train_rows[list(FEATURES)].to_numpy(), train_rows["label"].to_numpy())
+
+    test_rows = featurize_worlds(scorer, build_worlds(test, chains=chains, seed=seed + 1))
+    proba = classifier.predict_proba(test_rows[list(FEATURES)].to_numpy())[:, 1]
+    scorer.metrics = {
+        "intruders_heldout": {
+            "roc_auc": round(float(roc_auc_score(test_rows["label"], proba)), 4),
+            "n": len(test_rows),
+            "positives": int(test_rows["label"].sum()),
+            "source": "toxichat + ruddit threads split 80/20 by hash; held-out fifth",
+        }
+    }
+    semeval = datasets_dir / "semeval-cqa-qatarliving" / "semeval2015_task3_comments.csv.gz"
+    if semeval.exists():
+        scorer.metrics["semeval2015_cqa_test"] = evaluate_semeval(scorer, semeval)
+    log.info("off-topic scorer metrics: %s", scorer.metrics)
+    return scorer
 
 
 def _stable_fraction(key: str) -> float:
@@ -140,116 +499,28 @@ def _stable_fraction(key: str) -> float:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
 
 
-def _toxichat_threads(path: Path) -> list[list[str]]:
-    """Human-written turns of each ToxiChat thread (post, reply, reply)."""
-    threads = []
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            record = json.loads(line)
-            threads.append([str(t["text"]).strip() for t in record["reddit_thread"]])
-    return threads
-
-
-def _thread_rows(threads: list[list[str]], prefix: str) -> pd.DataFrame:
-    """One row per reply: its text, its thread's article (turn 1) and its parent."""
-    rows = []
-    for i, turns in enumerate(threads):
-        article = turns[0]
-        for depth, text in enumerate(turns[1:], start=1):
-            parent = turns[depth - 1] if depth > 1 else ""
-            rows.append(
-                {"thread": f"{prefix}{i}", "text": text, "topic": article, "parent": parent}
-            )
-    return pd.DataFrame(rows)
-
-
-def make_pairs(rows: pd.DataFrame, *, seed: int) -> pd.DataFrame:
-    """Self-supervised pairs: real context (label 0) and swapped context (label 1).
-
-    Half the swaps replace only the article (a derailed reply that still
-    follows its parent), half replace article and parent together (a reply
-    pasted into the wrong thread).
-    """
-    rng = np.random.default_rng(seed)
-    n = len(rows)
-    real = rows.assign(label=0)
-    threads = rows["thread"].to_numpy()
-    if len(set(threads)) < 2:
-        raise TrainingError("swapped-context pairs need comments from at least two threads")
-    other = rng.permutation(n)
-    # A swap must come from a different thread: redraw the donors that are not.
-    same = threads == threads[other]
-    while same.any():
-        other[same] = rng.integers(0, n, int(same.sum()))
-        same = threads == threads[other]
-    donor = rows.iloc[other].reset_index(drop=True)
-    swapped = rows.reset_index(drop=True).copy()
-    swapped["topic"] = donor["topic"]
-    both = rng.random(n) < 0.5
-    swapped.loc[both & (swapped["parent"] != ""), "parent"] = donor.loc[
-        both & (swapped["parent"] != ""), "parent"
-    ].where(lambda s: s != "", donor["topic"])
-    swapped["label"] = 1
-    return pd.concat([real, swapped], ignore_index=True)
-
-
-def fit_off_topic(
-    datasets_dir: Path, background_texts: Sequence[str], *, seed: int = 0
-) -> OffTopicScorer:
-    """Fit the off-topic scorer on self-supervised pairs from ToxiChat (CC BY-SA 4.0).
-
-    Threads are split 80/20 by a stable hash; the held-out fifth gives the
-    recorded ROC-AUC. When the SemEval-2015 CQA data is present, the scorer is
-    also evaluated (never trained) on its official test set: Bad/Dialogue
-    replies against Good ones, with the question as the topic.
-    """
-    toxichat = Path(datasets_dir) / "toxichat"
-    files = [toxichat / f"{split}.jsonl.gz" for split in ("train", "dev", "test")]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:
-        raise TrainingError(f"off-topic training data not found: {', '.join(missing)}")
-    threads = [t for f in files for t in _toxichat_threads(f)]
-    rows = _thread_rows(threads, prefix="toxichat-")
-    held_out = rows["thread"].map(lambda k: _stable_fraction(k) >= 0.8)
-    train_pairs = make_pairs(rows[~held_out].reset_index(drop=True), seed=seed)
-    test_pairs = make_pairs(rows[held_out].reset_index(drop=True), seed=seed + 1)
-
-    vectorizer = TfidfVectorizer(
-        sublinear_tf=True, stop_words="english", min_df=2, max_features=60_000, dtype=np.float32
-    )
-    vectorizer.fit([*background_texts, *rows["text"], *rows["topic"].drop_duplicates()])
-    scorer = OffTopicScorer(vectorizer, LogisticRegression(C=1.0, max_iter=1000))
-    feats = scorer.features(train_pairs["text"], train_pairs["topic"], train_pairs["parent"])
-    scorer.classifier.fit(feats[list(FEATURES)].to_numpy(), train_pairs["label"].to_numpy())
-
-    test_scores = scorer.score(test_pairs["text"], test_pairs["topic"], test_pairs["parent"])
-    ok = ~np.isnan(test_scores)
-    scorer.metrics = {
-        "swapped_context_heldout": {
-            "roc_auc": round(float(roc_auc_score(test_pairs["label"][ok], test_scores[ok])), 4),
-            "n": int(ok.sum()),
-            "source": "toxichat (threads split 80/20 by hash; held-out fifth)",
-        }
-    }
-    semeval = Path(datasets_dir) / "semeval-cqa-qatarliving" / "semeval2015_task3_comments.csv.gz"
-    if semeval.exists():
-        scorer.metrics["semeval2015_cqa_test"] = evaluate_semeval(scorer, semeval)
-    log.info("off-topic scorer metrics: %s", scorer.metrics)
-    return scorer
+def semeval_table(path: Path, split: str = "test") -> tuple[ThreadTable, pd.DataFrame]:
+    """A SemEval-2015 task 3 split as a ThreadTable (questions as articles) and its rows."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = frame[frame["split"] == split].reset_index(drop=True)
+    codes, uniques = pd.factorize(frame["qid"], sort=False)
+    articles = [""] * len(uniques)
+    for code, subject, body in zip(codes, frame["q_subject"], frame["q_body"], strict=True):
+        articles[code] = f"{subject}\n{body}"
+    texts = (frame["c_subject"] + "\n" + frame["c_body"]).tolist()
+    none = np.full(len(frame), -1, dtype=np.int64)
+    return ThreadTable(texts, codes.astype(np.int64), none, none.copy(), articles), frame
 
 
 def evaluate_semeval(scorer: OffTopicScorer, path: Path) -> dict[str, Any]:
     """ROC-AUC of Bad/Dialogue vs Good replies on the SemEval-2015 task 3 official test set."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    test = frame[(frame["split"] == "test") & frame["cgold"].isin(["Good", "Bad", "Dialogue"])]
-    topic = (test["q_subject"] + "\n" + test["q_body"]).tolist()
-    text = (test["c_subject"] + "\n" + test["c_body"]).tolist()
-    scores = scorer.score(text, topic, [""] * len(text))
-    labels = (test["cgold"] != "Good").astype(int).to_numpy()
-    ok = ~np.isnan(scores)
+    table, frame = semeval_table(path)
+    scores = scorer.score_table(table)
+    mask = frame["cgold"].isin(["Good", "Bad", "Dialogue"]).to_numpy() & ~np.isnan(scores)
+    labels = (frame["cgold"] != "Good").astype(int).to_numpy()
     return {
-        "roc_auc": round(float(roc_auc_score(labels[ok], scores[ok])), 4),
-        "n": int(ok.sum()),
-        "positives": int(labels[ok].sum()),
+        "roc_auc": round(float(roc_auc_score(labels[mask], scores[mask])), 4),
+        "n": int(mask.sum()),
+        "positives": int(labels[mask].sum()),
         "note": "cross-domain: research-only data, used for evaluation, never training",
     }

@@ -45,11 +45,25 @@ import pandas as pd
 import yaml
 
 from moderation import schema
+from moderation.dynamics import DERAILED_AT
+from moderation.dynamics import RULE_COLUMNS as DYNAMICS_RULE_COLUMNS
 from moderation.errors import RulesError
 
-#: Columns a rule may test: every score plus numeric thread fields.
-RULE_COLUMNS = (*schema.SCORES, schema.DEPTH, schema.SIBLING_INDEX, "length")
-RULE_KEYS = ("name", "when", "action", "priority", "reason")
+#: Columns a rule may test: every score, numeric thread fields and thread dynamics.
+RULE_COLUMNS = (
+    *schema.SCORES,
+    schema.DEPTH,
+    schema.SIBLING_INDEX,
+    "length",
+    "sim_article",
+    "sim_parent",
+    "sim_thread",
+    *DYNAMICS_RULE_COLUMNS,
+)
+RULE_KEYS = ("name", "when", "action", "priority", "reason", "group")
+#: How a rule's escalations reach the queue: one item per comment or per derailed sub-thread.
+GROUPS = ("comment", "subthread")
+REVIEW_GROUP = "review_group"
 COMBINATORS = ("all", "any", "not")
 
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
@@ -136,6 +150,7 @@ class Rule:
     action: schema.Action
     priority: int = 0
     reason: str = ""
+    group: str = "comment"
     line: int = 0
     column: int = 0
 
@@ -280,6 +295,9 @@ class _Parser:
             self.problem(item.positions["reason"], "'reason' must be a string")
         elif when is not None:
             self.reason_fields(reason, when, item.positions.get("reason", item.start))
+        group = item.get("group", "comment")
+        if group not in GROUPS:
+            self.problem(item.positions["group"], self.unknown(group, GROUPS, "group"))
         if len(self.problems) > before or when is None:
             return None
         return Rule(
@@ -288,6 +306,7 @@ class _Parser:
             action=schema.Action(str(action)),
             priority=int(priority),
             reason=reason,
+            group=str(group),
             line=item.start[0],
             column=item.start[1],
         )
@@ -418,29 +437,36 @@ def _read(path: str | Path) -> str:
 
 
 def apply_rules(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """Decide ``action``, ``priority`` and ``reasons`` for every row of ``frame``.
+    """Decide ``action``, ``priority``, ``reasons`` and ``review_group`` for every row.
 
     ``frame`` must hold every column the rules test (scores and thread
-    fields). Returns a new frame with the three decision columns and the same
-    index; rows are never dropped or reordered.
+    fields). ``review_group`` is the ``derailed_at`` id for a row escalated
+    only by ``group: subthread`` rules (the queue shows the sub-thread as one
+    item), else "". Returns a new frame with the same index; rows are never
+    dropped or reordered.
     """
-    missing = [c for c in rules.columns() if c not in frame.columns]
+    columns = rules.columns()
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise RulesError(
             f"{rules.source}: rules test column(s) {', '.join(missing)} that the scored "
             f"frame does not have. Found: {', '.join(map(str, frame.columns))}"
         )
     ordered = sorted(rules.rules, key=lambda r: -r.priority)
-    masks = np.column_stack([r.when.mask(frame) for r in ordered]) if ordered else None
     n = len(frame)
     actions = np.full(n, schema.Action.ALLOW.value, dtype=object)
     priorities = np.zeros(n, dtype=int)
     reasons = np.full(n, "", dtype=object)
-    if masks is not None:
-        rows = frame.reset_index(drop=True)
-        for i in np.flatnonzero(masks.any(axis=1)):
+    groups = np.full(n, "", dtype=object)
+    if ordered:
+        masks = np.column_stack([r.when.mask(frame) for r in ordered])
+        values = frame[columns].to_numpy(dtype=object)
+        derailed_at = (
+            frame[DERAILED_AT].astype(str).to_numpy() if DERAILED_AT in frame.columns else None
+        )
+        for i in map(int, np.flatnonzero(masks.any(axis=1))):
             matched = [r for r, hit in zip(ordered, masks[i], strict=True) if hit]
-            record = {str(k): v for k, v in rows.iloc[i].items()}
+            record = dict(zip(columns, values[i], strict=True))
             escalating = [r for r in matched if r.action is not schema.Action.ALLOW]
             if escalating and len(escalating) < len(matched):
                 action = schema.Action.REVIEW  # an allow rule disagrees: a person decides
@@ -451,7 +477,18 @@ def apply_rules(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
             actions[i] = action.value
             priorities[i] = max((r.priority for r in escalating), default=0)
             reasons[i] = "; ".join(r.describe(record) for r in matched)
+            if (
+                derailed_at is not None
+                and escalating
+                and all(r.group == "subthread" for r in escalating)
+            ):
+                groups[i] = derailed_at[i]
     return pd.DataFrame(
-        {schema.ACTION: actions, schema.PRIORITY: priorities, schema.REASONS: reasons},
+        {
+            schema.ACTION: actions,
+            schema.PRIORITY: priorities,
+            schema.REASONS: reasons,
+            REVIEW_GROUP: groups,
+        },
         index=frame.index,
     )

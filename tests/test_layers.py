@@ -11,6 +11,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "moderation"
 LAYERS = [
     "errors",
     "schema",
+    # Reading platform exports: io (the front door) dispatches to these, so they sit below it.
+    "formats",
+    "tables",
+    "xmlexports",
+    "reddit",
+    "tablewriter",
     "io",
     "normalize",
     "thread",
@@ -19,6 +25,7 @@ LAYERS = [
     "model",
     "offtopic",
     "bundle",
+    "dynamics",
     "rules",
     "review",
     "moderator",

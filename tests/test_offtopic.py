@@ -1,4 +1,4 @@
-"""Off-topic scorer: similarity features, swapped-context pairs, NaN without context."""
+"""Off-topic scorer: thread-aware similarity features, intruder data, NaN without context."""
 
 from __future__ import annotations
 
@@ -7,88 +7,132 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
-from moderation.offtopic import FEATURES, OffTopicScorer, make_pairs
+from moderation.offtopic import (
+    FEATURES,
+    OffTopicScorer,
+    ThreadTable,
+    build_worlds,
+    featurize_worlds,
+)
+from moderation.schema import validate_comments
+from moderation.thread import attach_context
 
 THREADS = [
-    (
-        "budget",
-        "City council approves the new budget for schools and roads",
-        "The school budget finally gets the roads fixed",
-        "Council should spend more on schools",
-    ),
-    (
-        "football",
-        "Local football team wins the cup final after penalties",
-        "What a final, the penalties were tense",
-        "The team deserved the cup this season",
-    ),
-    (
-        "weather",
-        "Storm brings heavy rain and flooding to the coast",
-        "The flooding on the coast road is terrible",
-        "Heavy rain again, stay safe near the coast",
-    ),
-    (
-        "election",
-        "Mayor announces re-election campaign and new transit plan",
-        "The transit plan sounds expensive for the mayor",
-        "A campaign promise about transit again",
-    ),
+    ("budget", "City council approves the new budget for schools and roads",
+     ["The school budget finally gets the roads fixed", "Council should spend more on schools",
+      "Roads first, then schools, the budget is tight"]),
+    ("football", "Local football team wins the cup final after penalties",
+     ["What a final, the penalties were tense", "The team deserved the cup this season",
+      "Penalties are a cruel way to win a final"]),
+    ("weather", "Storm brings heavy rain and flooding to the coast",
+     ["The flooding on the coast road is terrible", "Heavy rain again, stay safe near the coast",
+      "The storm flooded my basement"]),
+    ("election", "Mayor announces re-election campaign and new transit plan",
+     ["The transit plan sounds expensive for the mayor", "A campaign promise about transit again",
+      "The mayor will win re-election easily"]),
+]  # fmt: skip
+
+
+SHARED_ARTICLE = "Azerbaijan weighs joining the security treaty organisation"
+SHARED_TEXTS = [
+    "Azerbaijan should join the treaty for security",
+    "Azerbaijan has always been historically named otherwise",
+    "Azerbaijan food is great",
+    "Azerbaijan weather in spring is lovely",
 ]
 
 
 @pytest.fixture(scope="module")
-def rows() -> pd.DataFrame:
-    out = []
-    for key, article, reply, reply2 in THREADS * 3:
-        out.append({"thread": key, "text": reply, "topic": article, "parent": ""})
-        out.append({"thread": key, "text": reply2, "topic": article, "parent": reply})
-    return pd.DataFrame(out)
-
-
-@pytest.fixture(scope="module")
-def scorer(rows: pd.DataFrame) -> OffTopicScorer:
-    vec = TfidfVectorizer(sublinear_tf=True).fit([t for row in THREADS for t in row[1:]])
-    fitted = OffTopicScorer(vec, LogisticRegression())
-    pairs = make_pairs(rows, seed=0)
-    feats = fitted.features(pairs["text"], pairs["topic"], pairs["parent"])
-    fitted.classifier.fit(feats[list(FEATURES)].to_numpy(), pairs["label"].to_numpy())
+def scorer() -> OffTopicScorer:
+    texts = [t for _, a, cs in THREADS for t in [a, *cs]] + [SHARED_ARTICLE, *SHARED_TEXTS]
+    fitted = OffTopicScorer(
+        TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(texts),
+        HistGradientBoostingClassifier(max_iter=30, min_samples_leaf=2, random_state=0),
+    )
+    rows = featurize_worlds(fitted, build_worlds(THREADS * 3, chains=set(), seed=0, worlds=3))
+    fitted.classifier.fit(rows[list(FEATURES)].to_numpy(), rows["label"].to_numpy())
     return fitted
 
 
-def test_pairs_swap_context_from_another_thread(rows: pd.DataFrame) -> None:
-    pairs = make_pairs(rows, seed=3)
-    assert (pairs["label"] == 0).sum() == (pairs["label"] == 1).sum() == len(rows)
-    swapped = pairs[pairs["label"] == 1].reset_index(drop=True)
-    own_topic = rows.reset_index(drop=True)["topic"]
-    assert (swapped["topic"] != own_topic).all()
-    assert (swapped["text"] == rows["text"].to_numpy()).all()
+def table(
+    texts: list[str], articles: list[str], thread: list[int], parent: list[int]
+) -> ThreadTable:
+    parents = np.array(parent, dtype=np.int64)
+    return ThreadTable(texts, np.array(thread, dtype=np.int64), parents, parents.copy(), articles)
 
 
-def test_reply_under_its_own_article_is_less_off_topic(scorer: OffTopicScorer) -> None:
+def test_worlds_hold_real_comments_and_intruders_from_other_threads() -> None:
+    rows = build_worlds(THREADS, chains=set(), seed=3, worlds=2)
+    real = rows[(rows["world"] == 0)]
+    assert (real["label"] == 0).all()
+    assert len(real) == sum(len(cs) for _, _, cs in THREADS)
+    later = rows[(rows["world"] > 0) & rows["keep"]]
+    assert (later["label"] == 1).all()
+    own = {t: set(cs) for t, (_, _, cs) in enumerate(THREADS)}
+    intruders = later[~later.apply(lambda r: r["text"] in own[r["thread"]], axis=1)]
+    assert len(intruders) > 0
+
+
+def test_comment_under_its_own_article_is_less_off_topic(scorer: OffTopicScorer) -> None:
     text = "The flooding on the coast road is terrible"
-    own = scorer.score([text], ["Storm brings heavy rain and flooding to the coast"], [""])
-    other = scorer.score([text], ["City council approves the new budget for schools"], [""])
+    own = scorer.score_table(table([text], ["Storm brings heavy rain and flooding"], [0], [-1]))
+    other = scorer.score_table(table([text], ["City council approves the new budget"], [0], [-1]))
     assert own[0] < other[0]
 
 
-def test_learned_weights_make_topic_similarity_count(scorer: OffTopicScorer) -> None:
-    weights = dict(zip(FEATURES, scorer.classifier.coef_[0], strict=True))
-    assert weights["sim_topic"] < 0
+def test_a_word_the_whole_thread_shares_stops_counting(scorer: OffTopicScorer) -> None:
+    feats = scorer.features(table(SHARED_TEXTS, [SHARED_ARTICLE], [0, 0, 0, 0], [-1, -1, -1, -1]))
+    raw, discounted = feats["sim_article_raw"], feats["sim_article"]
+    assert discounted[1] == pytest.approx(0.0)  # only the shared name overlapped
+    assert raw[1] > 0
+    assert discounted[0] > discounted[1]
+
+
+def test_missing_comparisons_are_nan_not_zero(scorer: OffTopicScorer) -> None:
+    feats = scorer.features(table(["alone here"], [""], [0], [-1]))
+    for name in ("sim_article", "sim_parent", "sim_root", "sim_thread", "article_terms"):
+        assert math.isnan(feats.loc[0, name]), name
 
 
 def test_no_context_or_no_text_is_nan(scorer: OffTopicScorer) -> None:
-    out = scorer.score(["a comment", "", "a reply"], ["", "article", ""], ["", "", "parent text"])
-    assert math.isnan(out[0]) and math.isnan(out[1]) and not math.isnan(out[2])
-    assert ((out[2] >= 0) & (out[2] <= 1)).all()
+    out = scorer.score_table(
+        table(["a comment", "", "a reply"], ["", "", "article"], [0, 1, 2], [-1, -1, -1])
+    )
+    assert math.isnan(out[0])
+    assert math.isnan(out[1])
+    assert 0 <= out[2] <= 1
 
 
-def test_scores_keep_length_and_order(scorer: OffTopicScorer) -> None:
-    texts = [r[2] for r in THREADS]
-    topics = [r[1] for r in THREADS]
-    forward = scorer.score(texts, topics, [""] * 4)
-    backward = scorer.score(texts[::-1], topics[::-1], [""] * 4)
-    np.testing.assert_allclose(forward, backward[::-1])
+def test_score_frame_from_validated_comments(scorer: OffTopicScorer) -> None:
+    comments = validate_comments(
+        pd.DataFrame(
+            {
+                "comment_id": ["a", "b", "c"],
+                "thread_id": ["weather"] * 3,
+                "parent_id": ["", "a", "b"],
+                "text": [
+                    "The storm flooded the coast",
+                    "Rain again on the coast",
+                    "My cat likes fish",
+                ],
+            }
+        )
+    )
+    articles = pd.DataFrame(
+        {"thread_id": ["weather"], "title": ["Storm floods coast"], "body": ["Heavy rain"]}
+    )
+    out = scorer.score_frame(comments, attach_context(comments, articles))
+    assert list(out.columns) == ["off_topic", "sim_article", "sim_parent", "sim_thread"]
+    assert out.index.equals(comments.index)
+    assert out["off_topic"].between(0, 1).all()
+
+
+def test_explain_names_words_shared_with_the_chain_not_the_article(scorer: OffTopicScorer) -> None:
+    words = scorer.explain(
+        "the penalties and the final", "budget for schools", ["the final had penalties"]
+    )
+    assert set(words) <= {"penalties", "final"}
+    assert words

@@ -33,4 +33,38 @@ def test_empty_queue_keeps_columns() -> None:
     frame = scored().assign(action=schema.Action.ALLOW.value)
     queue = build_queue(frame)
     assert queue.empty
-    assert list(queue.columns) == list(frame.columns)
+    assert list(queue.columns)[: len(frame.columns)] == list(frame.columns)
+
+
+def test_derailed_subthread_is_one_item() -> None:
+    scored = pd.DataFrame(
+        {
+            "comment_id": ["a", "b", "c", "d", "e"],
+            "toxicity": [0.1, 0.2, 0.9, 0.1, 0.1],
+            "action": ["allow", "review", "hold", "review", "review"],
+            "priority": [0, 25, 90, 25, 20],
+            "review_group": ["", "b", "", "b", ""],
+        }
+    )
+    queue = build_queue(scored)
+    assert queue["comment_id"].tolist() == ["c", "b", "e"]
+    sub = queue.set_index("comment_id").loc["b"]
+    assert sub["item_comments"] == "b d"
+    assert sub["item_size"] == 2
+    assert queue.set_index("comment_id").loc["c", "item_comments"] == "c"
+
+
+def test_subthread_item_takes_its_strongest_member() -> None:
+    scored = pd.DataFrame(
+        {
+            "comment_id": ["x", "y"],
+            "action": ["review", "hold"],
+            "priority": [25, 40],
+            "review_group": ["x", "x"],
+        }
+    )
+    queue = build_queue(scored)
+    assert len(queue) == 1
+    assert queue.loc[0, "comment_id"] == "x"
+    assert queue.loc[0, "action"] == "hold"
+    assert queue.loc[0, "priority"] == 40

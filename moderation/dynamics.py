@@ -1,0 +1,220 @@
+"""Thread dynamics: derailed sub-threads and the signals that predict escalation.
+
+Sits after the models in the flow (… → scores → **dynamics** → rules). It reads
+scores and thread structure and adds columns the rules can test:
+
+- ``derailed_at``: for every comment of a sub-thread that left the article, the
+  id of the comment where it left; "" elsewhere. A chain is followed from its
+  top-level comment down. Its off-topic level is smoothed along the chain (a
+  single odd reply does not flip it) with hysteresis: the chain leaves the
+  article when the smoothed level reaches ``enter`` and returns when it falls
+  below ``leave``. Short replies ("ok bye", "well said") carry no topic and
+  keep their parent's state. After a return the chain is not derailed.
+- ``derailed``: 1 for comments with a ``derailed_at``, else 0 (for rules).
+- ``back_and_forth``: how many replies in a row, up to this one, alternate
+  between the same two authors.
+- ``participants``: distinct authors in the thread up to this comment (input order).
+- ``hostility_trend``: the slope of ``toxicity`` along the last comments of the
+  chain ending here (positive: the exchange is heating up).
+- ``user_directed_insult``: the ``insult`` score of a reply that addresses a
+  person ("you", "your"), else 0.
+
+These follow the predictors of escalation in the research notes (Liu et al.
+2018: participants, hostility trend, user-directed profanity) and
+AutoModerator-style back-and-forth checks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from moderation import schema
+from moderation.schema import find_cycles, resolve_parents
+
+DERAILED_AT = "derailed_at"
+DERAILED = "derailed"
+BACK_AND_FORTH = "back_and_forth"
+PARTICIPANTS = "participants"
+HOSTILITY_TREND = "hostility_trend"
+USER_DIRECTED_INSULT = "user_directed_insult"
+#: Columns added by `thread_dynamics`, in output order.
+DYNAMICS_COLUMNS = (
+    DERAILED_AT,
+    DERAILED,
+    BACK_AND_FORTH,
+    PARTICIPANTS,
+    HOSTILITY_TREND,
+    USER_DIRECTED_INSULT,
+)
+#: The numeric ones rules may test.
+RULE_COLUMNS = (DERAILED, BACK_AND_FORTH, PARTICIPANTS, HOSTILITY_TREND, USER_DIRECTED_INSULT)
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_SECOND_PERSON = re.compile(r"\b(you|your|yours|you're|youre|yourself|u|ur)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Derailment:
+    """How a chain's off-topic level is smoothed and thresholded.
+
+    Attributes
+    ----------
+    smoothing : float
+        Weight of a comment's own ``off_topic`` against its parent's smoothed level.
+    enter, leave : float
+        The chain leaves the article when the smoothed level reaches ``enter``
+        and comes back when it falls below ``leave`` (hysteresis).
+    min_words : int
+        Replies with fewer words keep their parent's state.
+    trend_window : int
+        How many comments of the chain the hostility slope looks at.
+    """
+
+    smoothing: float = 0.6
+    enter: float = 0.5
+    leave: float = 0.35
+    min_words: int = 4
+    trend_window: int = 5
+
+
+def thread_dynamics(
+    comments: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    settings: Derailment | None = None,
+) -> pd.DataFrame:
+    """Derailment and escalation signals for every comment.
+
+    Parameters
+    ----------
+    comments
+        Validated comments (``comment_id``, ``text``, optional ``parent_id``,
+        ``thread_id``, ``author``).
+    scores
+        ``toxicity``, ``insult`` and ``off_topic`` aligned with ``comments``.
+    settings
+        Smoothing and thresholds (defaults: :class:`Derailment`).
+
+    Returns
+    -------
+    DataFrame
+        :data:`DYNAMICS_COLUMNS`, same index and order as ``comments``.
+    """
+    cfg = settings or Derailment()
+    n = len(comments)
+    parents = resolve_parents(comments)
+    parents = np.where((parents >= 0) & (parents != np.arange(n)), parents, -1)
+    for cycle in find_cycles(parents):  # a cycle has no top: cut it where it was found
+        parents[cycle[0]] = -1
+    order = _parents_first(parents)
+    ids = comments[schema.COMMENT_ID].astype(str).to_numpy()
+    texts = comments[schema.TEXT].astype(str).tolist()
+    off = scores[schema.OFF_TOPIC].to_numpy(dtype=float)
+    tox = scores[schema.TOXICITY].to_numpy(dtype=float)
+    words = np.array([len(_WORD.findall(t)) for t in texts])
+
+    level = np.full(n, np.nan)
+    derailed_at = np.full(n, -1, dtype=np.int64)
+    for i in order.tolist():
+        p = int(parents[i])
+        up_level = level[p] if p >= 0 else np.nan
+        up_start = int(derailed_at[p]) if p >= 0 else -1
+        if np.isnan(off[i]) or words[i] < cfg.min_words:
+            level[i], derailed_at[i] = up_level, up_start  # no topic of its own
+            continue
+        own = (
+            off[i]
+            if np.isnan(up_level)
+            else cfg.smoothing * off[i] + (1 - cfg.smoothing) * up_level
+        )
+        level[i] = own
+        if up_start >= 0:
+            derailed_at[i] = up_start if own >= cfg.leave else -1
+        elif own >= cfg.enter:
+            derailed_at[i] = i
+
+    authors = (
+        comments[schema.AUTHOR].astype(str).to_numpy()
+        if schema.AUTHOR in comments.columns
+        else np.full(n, "", dtype=object)
+    )
+    threads = (
+        comments[schema.THREAD_ID].astype(str).to_numpy()
+        if schema.THREAD_ID in comments.columns
+        else np.full(n, "", dtype=object)
+    )
+    insult = scores[schema.INSULT].to_numpy(dtype=float)
+    addressed = np.array([bool(_SECOND_PERSON.search(t)) for t in texts]) & (parents >= 0)
+    return pd.DataFrame(
+        {
+            DERAILED_AT: np.where(derailed_at >= 0, ids[np.maximum(derailed_at, 0)], ""),
+            DERAILED: (derailed_at >= 0).astype(np.int64),
+            BACK_AND_FORTH: _back_and_forth(parents, authors, order),
+            PARTICIPANTS: _participants(threads, authors),
+            HOSTILITY_TREND: _trend(parents, tox, order, cfg.trend_window),
+            USER_DIRECTED_INSULT: np.where(addressed, np.nan_to_num(insult), 0.0),
+        },
+        index=comments.index,
+    )
+
+
+def _parents_first(parents: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Row positions ordered so every parent comes before its replies (cycles already cut)."""
+    depth = np.zeros(len(parents), dtype=np.int64)
+    up = parents.copy()
+    while (live := up >= 0).any():
+        depth[live] += 1
+        up = np.where(live, parents[np.maximum(up, 0)], -1)
+    return np.argsort(depth, kind="stable").astype(np.int64)
+
+
+def _back_and_forth(
+    parents: npt.NDArray[np.int64], authors: npt.NDArray[np.object_], order: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Replies in a row, ending here, that alternate between the same two authors."""
+    n = len(parents)
+    count = np.zeros(n, dtype=np.int64)
+    for i in order.tolist():
+        p = int(parents[i])
+        if p < 0 or not authors[i] or not authors[p] or authors[i] == authors[p]:
+            continue
+        g = int(parents[p])
+        if count[p] > 0 and g >= 0 and authors[g] == authors[i]:
+            count[i] = count[p] + 1  # the same pair keeps answering each other
+        else:
+            count[i] = 1
+    return count
+
+
+def _participants(
+    threads: npt.NDArray[np.object_], authors: npt.NDArray[np.object_]
+) -> npt.NDArray[np.int64]:
+    """Distinct non-empty authors in the thread so far, in input order."""
+    frame = pd.DataFrame({"thread": threads, "author": authors})
+    first = (~frame.duplicated(["thread", "author"]) & (frame["author"] != "")).astype(np.int64)
+    return np.asarray(first.groupby(frame["thread"]).cumsum(), dtype=np.int64)
+
+
+def _trend(
+    parents: npt.NDArray[np.int64],
+    tox: npt.NDArray[np.float64],
+    order: npt.NDArray[np.int64],
+    window: int,
+) -> npt.NDArray[np.float64]:
+    """Least-squares slope of toxicity over the last ``window`` comments of each chain."""
+    n = len(parents)
+    out = np.zeros(n)
+    chain: list[list[float]] = [[] for _ in range(n)]
+    for i in order.tolist():
+        p = int(parents[i])
+        tail = (chain[p] if p >= 0 else []) + [float(np.nan_to_num(tox[i]))]
+        chain[i] = tail[-window:]
+        if len(chain[i]) >= 2:
+            x = np.arange(len(chain[i]), dtype=float)
+            out[i] = float(np.polyfit(x, np.asarray(chain[i]), 1)[0])
+    return out

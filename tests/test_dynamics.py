@@ -1,0 +1,124 @@
+"""Thread dynamics: where a chain leaves the article, and the escalation signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation.dynamics import DYNAMICS_COLUMNS, thread_dynamics
+
+LONG = "a substantive reply with enough words to carry a topic"
+
+
+def chain(
+    off: list[float],
+    *,
+    authors: list[str] | None = None,
+    texts: list[str] | None = None,
+    tox: list[float] | None = None,
+    insult: list[float] | None = None,
+) -> pd.DataFrame:
+    """A single reply chain c0 <- c1 <- c2 ... and its scores."""
+    n = len(off)
+    comments = pd.DataFrame(
+        {
+            "comment_id": [f"c{i}" for i in range(n)],
+            "thread_id": ["t"] * n,
+            "parent_id": [""] + [f"c{i}" for i in range(n - 1)],
+            "author": authors or [f"user{i}" for i in range(n)],
+            "text": texts or [LONG] * n,
+        }
+    )
+    scores = pd.DataFrame(
+        {
+            "off_topic": off,
+            "toxicity": tox or [0.1] * n,
+            "insult": insult or [0.0] * n,
+        }
+    )
+    return thread_dynamics(comments, scores)
+
+
+def test_chain_that_leaves_points_at_where_it_left() -> None:
+    out = chain([0.1, 0.1, 0.95, 0.9, 0.9])
+    assert out["derailed_at"].tolist() == ["", "", "c2", "c2", "c2"]
+    assert out["derailed"].tolist() == [0, 0, 1, 1, 1]
+
+
+def test_one_odd_reply_does_not_derail_an_on_topic_chain() -> None:
+    out = chain([0.05, 0.05, 0.6, 0.05])
+    assert (out["derailed_at"] == "").all()
+
+
+def test_chain_that_returns_is_not_derailed_after_it_returns() -> None:
+    out = chain([0.1, 0.95, 0.95, 0.02, 0.02, 0.02])
+    assert out["derailed_at"].tolist() == ["", "c1", "c1", "", "", ""]
+
+
+def test_short_replies_keep_their_parents_state() -> None:
+    texts = [LONG, LONG, "ok bye", "well said", LONG]
+    out = chain([0.1, 0.95, 0.01, 0.01, 0.9], texts=texts)
+    assert out["derailed_at"].tolist() == ["", "c1", "c1", "c1", "c1"]
+
+
+def test_unknown_off_topic_keeps_the_parents_state() -> None:
+    out = chain([np.nan, 0.95, np.nan])
+    assert out["derailed_at"].tolist() == ["", "c1", "c1"]
+
+
+def test_back_and_forth_counts_alternating_replies() -> None:
+    out = chain([0.1] * 6, authors=["a", "b", "a", "b", "a", "c"])
+    assert out["back_and_forth"].tolist() == [0, 1, 2, 3, 4, 1]
+
+
+def test_participants_so_far() -> None:
+    out = chain([0.1] * 4, authors=["a", "b", "a", "c"])
+    assert out["participants"].tolist() == [1, 2, 2, 3]
+
+
+def test_hostility_trend_rises_when_the_chain_heats_up() -> None:
+    out = chain([0.1] * 4, tox=[0.1, 0.3, 0.6, 0.9])
+    assert out["hostility_trend"].iloc[0] == 0
+    assert out["hostility_trend"].iloc[-1] == pytest.approx(0.27, abs=0.01)
+    cooling = chain([0.1] * 3, tox=[0.9, 0.5, 0.1])
+    assert cooling["hostility_trend"].iloc[-1] < 0
+
+
+def test_user_directed_insult_needs_a_reply_addressing_someone() -> None:
+    texts = ["you are an idiot", "you are an idiot", "idiots everywhere"]
+    out = chain([0.1] * 3, texts=texts, insult=[0.9, 0.9, 0.9])
+    assert out["user_directed_insult"].tolist() == [0.0, 0.9, 0.0]
+
+
+def test_missing_author_column_is_fine() -> None:
+    comments = pd.DataFrame(
+        {"comment_id": ["a", "b"], "parent_id": ["", "a"], "text": [LONG, LONG]}
+    )
+    scores = pd.DataFrame({"off_topic": [0.1, 0.2], "toxicity": [0.1, 0.1], "insult": [0, 0]})
+    out = thread_dynamics(comments, scores)
+    assert out["back_and_forth"].tolist() == [0, 0]
+    assert out["participants"].tolist() == [0, 0]
+
+
+@given(st.lists(st.integers(-1, 11), min_size=1, max_size=12), st.data())
+@settings(deadline=None, max_examples=150)
+def test_any_parent_links_terminate_and_keep_rows(links: list[int], data: st.DataObject) -> None:
+    n = len(links)
+    ids = [f"c{i}" for i in range(n)]
+    comments = pd.DataFrame(
+        {
+            "comment_id": ids,
+            "parent_id": ["" if p < 0 or p >= n else ids[p] for p in links],
+            "author": data.draw(st.lists(st.sampled_from(["a", "b", ""]), min_size=n, max_size=n)),
+            "text": [LONG] * n,
+        }
+    )
+    off = data.draw(st.lists(st.floats(0, 1) | st.just(float("nan")), min_size=n, max_size=n))
+    scores = pd.DataFrame({"off_topic": off, "toxicity": [0.5] * n, "insult": [0.5] * n})
+    out = thread_dynamics(comments, scores)
+    assert list(out.columns) == list(DYNAMICS_COLUMNS)
+    assert len(out) == n
+    assert set(out["derailed_at"]) <= {"", *ids}
