@@ -66,6 +66,7 @@ FEATURES = (
     "log_length",
     "question",
     "second_person",
+    "by_article_author",
 )
 #: How many of an article's top-weighted words count as its distinctive terms.
 DISTINCTIVE_TERMS = 25
@@ -83,7 +84,10 @@ class ThreadTable:
     """Comments as arrays: what the features need and nothing else.
 
     ``thread`` codes index ``articles``; ``parent`` and ``root`` are row
-    positions (``-1`` for none).
+    positions (``-1`` for none). ``by_author`` is 1 where the comment's author
+    wrote the article (a forum thread's starter), 0 where not, NaN where
+    unknown. (Thread position is left out on purpose: in intruder data it
+    would leak the label, since intruders arrive after the real comments.)
     """
 
     texts: list[str]
@@ -91,6 +95,11 @@ class ThreadTable:
     parent: Ints
     root: Ints
     articles: list[str]
+    by_author: Floats | None = None
+
+    def __post_init__(self) -> None:
+        if self.by_author is None:
+            self.by_author = np.full(len(self.texts), np.nan)
 
     @classmethod
     def from_frames(cls, comments: pd.DataFrame, context: pd.DataFrame) -> ThreadTable:
@@ -120,8 +129,19 @@ class ThreadTable:
         for code, text in zip(codes, article.to_numpy(), strict=True):
             if text and not articles[code]:
                 articles[code] = str(text)
+        by_author = np.full(n, np.nan)
+        if schema.AUTHOR in comments.columns and schema.ARTICLE_AUTHOR in context.columns:
+            wrote = context[schema.ARTICLE_AUTHOR].astype(str).to_numpy()
+            known = wrote != ""
+            same = comments[schema.AUTHOR].astype(str).to_numpy() == wrote
+            by_author = np.where(known, same.astype(float), np.nan)
         return cls(
-            texts, np.asarray(codes, dtype=np.int64), parent.astype(np.int64), root, articles
+            texts,
+            np.asarray(codes, dtype=np.int64),
+            parent.astype(np.int64),
+            root,
+            articles,
+            by_author=by_author,
         )
 
 
@@ -263,6 +283,7 @@ class OffTopicScorer:
                 "second_person": np.array(
                     [bool(_SECOND_PERSON.search(t)) for t in table.texts], dtype=float
                 ),
+                "by_article_author": table.by_author,
             }
         )
 
@@ -450,15 +471,33 @@ def featurize_worlds(scorer: OffTopicScorer, rows: pd.DataFrame) -> pd.DataFrame
     return pd.concat(out, ignore_index=True)
 
 
+def fit_classifier(classifier: Any, rows: pd.DataFrame) -> Any:
+    """Fit ``classifier`` on the :data:`FEATURES` and ``label`` of ``rows``.
+
+    A feature the training data never has (authors, in intruder data) must
+    still be fittable: HistGradientBoosting cannot bin an all-missing column,
+    so such a column becomes a constant.
+    """
+    matrix = rows[list(FEATURES)]
+    matrix = matrix.fillna({c: -1.0 for c in FEATURES if matrix[c].isna().all()})
+    return classifier.fit(matrix.to_numpy(), rows["label"].to_numpy())
+
+
 def fit_off_topic(
-    datasets_dir: Path, background_texts: Sequence[str], *, seed: int = 0
+    datasets_dir: Path,
+    background_texts: Sequence[str],
+    *,
+    seed: int = 0,
+    include_restricted: bool = False,
 ) -> OffTopicScorer:
     """Fit the off-topic scorer on intruder data from ToxiChat and Ruddit threads.
 
     Threads are split 80/20 by a stable hash of their key; the held-out fifth
     gives the recorded ROC-AUC. When the research-only SemEval-2015 CQA data is
-    present, the scorer is also evaluated (never trained) on its official test
-    set: Bad/Dialogue replies against Good ones, the question as the article.
+    present, the scorer is also evaluated on its official test set. With
+    ``include_restricted`` (a research bundle, not for redistribution) the
+    SemEval-2015 dev set's labelled replies are added to the training rows;
+    the test set is never trained on.
     """
     datasets_dir = Path(datasets_dir)
     toxichat = _toxichat_threads(datasets_dir)
@@ -475,7 +514,14 @@ def fit_off_topic(
     classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
     scorer = OffTopicScorer(vectorizer, classifier)
     train_rows = featurize_worlds(scorer, build_worlds(train, chains=chains, seed=seed))
-    classifier.fit(train_rows[list(FEATURES)].to_numpy(), train_rows["label"].to_numpy())
+    semeval = datasets_dir / "semeval-cqa-qatarliving" / "semeval2015_task3_comments.csv.gz"
+    if include_restricted and semeval.exists():
+        table, frame = semeval_table(semeval, "dev")
+        labelled = frame["cgold"].isin(["Good", "Bad", "Dialogue"]).to_numpy()
+        supervised = scorer.features(table)[labelled]
+        supervised["label"] = (frame["cgold"][labelled] != "Good").astype(int).to_numpy()
+        train_rows = pd.concat([train_rows, supervised], ignore_index=True)
+    fit_classifier(classifier, train_rows)
 
     test_rows = featurize_worlds(scorer, build_worlds(test, chains=chains, seed=seed + 1))
     proba = classifier.predict_proba(test_rows[list(FEATURES)].to_numpy())[:, 1]
@@ -487,7 +533,6 @@ def fit_off_topic(
             "source": "toxichat + ruddit threads split 80/20 by hash; held-out fifth",
         }
     }
-    semeval = datasets_dir / "semeval-cqa-qatarliving" / "semeval2015_task3_comments.csv.gz"
     if semeval.exists():
         scorer.metrics["semeval2015_cqa_test"] = evaluate_semeval(scorer, semeval)
     log.info("off-topic scorer metrics: %s", scorer.metrics)
@@ -509,18 +554,65 @@ def semeval_table(path: Path, split: str = "test") -> tuple[ThreadTable, pd.Data
         articles[code] = f"{subject}\n{body}"
     texts = (frame["c_subject"] + "\n" + frame["c_body"]).tolist()
     none = np.full(len(frame), -1, dtype=np.int64)
-    return ThreadTable(texts, codes.astype(np.int64), none, none.copy(), articles), frame
+    table = ThreadTable(
+        texts,
+        codes.astype(np.int64),
+        none,
+        none.copy(),
+        articles,
+        by_author=np.asarray(frame["comment_by_asker"] == "True", dtype=np.float64),
+    )
+    return table, frame
 
 
 def evaluate_semeval(scorer: OffTopicScorer, path: Path) -> dict[str, Any]:
-    """ROC-AUC of Bad/Dialogue vs Good replies on the SemEval-2015 task 3 official test set."""
-    table, frame = semeval_table(path)
-    scores = scorer.score_table(table)
-    mask = frame["cgold"].isin(["Good", "Bad", "Dialogue"]).to_numpy() & ~np.isnan(scores)
-    labels = (frame["cgold"] != "Good").astype(int).to_numpy()
+    """SemEval-2015 task 3 (English, subtask A) official test set.
+
+    ROC-AUC of Bad/Dialogue against Good replies, and the task's official
+    measure: macro-F1 over Good / Potential / Bad (Bad includes Dialogue,
+    Not English and Other). The scorer gives one number, so two cut-points
+    turn it into the three classes; they are chosen on the dev set.
+    """
+    dev_table, dev = semeval_table(path, "dev")
+    test_table, test = semeval_table(path, "test")
+    dev_scores = np.nan_to_num(scorer.score_table(dev_table), nan=0.5)
+    test_scores = np.nan_to_num(scorer.score_table(test_table), nan=0.5)
+    binary = test["cgold"].isin(["Good", "Bad", "Dialogue"]).to_numpy()
+    labels = (test["cgold"] != "Good").astype(int).to_numpy()
+    cuts = _three_class_cuts(dev_scores, _three_classes(dev["cgold"]))
+    predicted = np.digitize(test_scores, cuts)  # 0 Good, 1 Potential, 2 Bad
     return {
-        "roc_auc": round(float(roc_auc_score(labels[mask], scores[mask])), 4),
-        "n": int(mask.sum()),
-        "positives": int(labels[mask].sum()),
-        "note": "cross-domain: research-only data, used for evaluation, never training",
+        "roc_auc": round(float(roc_auc_score(labels[binary], test_scores[binary])), 4),
+        "macro_f1_official": round(_macro_f1(_three_classes(test["cgold"]), predicted), 4),
+        "published_best_macro_f1": 0.572,
+        "cut_points_from_dev": [round(float(c), 4) for c in cuts],
+        "n": int(binary.sum()),
+        "positives": int(labels[binary].sum()),
+        "note": "cross-domain: research-only data, never trained on by the default bundle",
     }
+
+
+def _three_classes(gold: pd.Series) -> Ints:
+    """Official SemEval-2015 classes: 0 Good, 1 Potential, 2 Bad (everything else)."""
+    return np.select([gold == "Good", gold == "Potential"], [0, 1], 2).astype(np.int64)
+
+
+def _macro_f1(truth: Ints, predicted: Ints) -> float:
+    f1s = []
+    for c in (0, 1, 2):
+        tp = float(np.sum((predicted == c) & (truth == c)))
+        denom = float(np.sum(predicted == c) + np.sum(truth == c))
+        f1s.append(2 * tp / denom if denom else 0.0)
+    return float(np.mean(f1s))
+
+
+def _three_class_cuts(scores: Floats, truth: Ints) -> Floats:
+    """Two cut-points on the score maximising dev macro-F1 (grid over quantiles)."""
+    grid = np.unique(np.quantile(scores, np.linspace(0.02, 0.98, 49)))
+    best, best_cuts = -1.0, np.array([0.5, 0.5])
+    for i, low in enumerate(grid):
+        for high in grid[i:]:
+            f1 = _macro_f1(truth, np.digitize(scores, [low, high]))
+            if f1 > best:
+                best, best_cuts = f1, np.array([low, high])
+    return best_cuts

@@ -58,6 +58,7 @@ THREAD_PATH = "thread_path"
 SIBLING_INDEX = "sibling_index"
 ARTICLE_TITLE = "article_title"
 ARTICLE_BODY = "article_body"
+ARTICLE_AUTHOR = "article_author"
 CONTEXT_COLUMNS = (
     PARENT_TEXT,
     ROOT_ID,
@@ -67,6 +68,7 @@ CONTEXT_COLUMNS = (
     SIBLING_INDEX,
     ARTICLE_TITLE,
     ARTICLE_BODY,
+    ARTICLE_AUTHOR,
 )
 
 # Decision columns added by the rules layer.

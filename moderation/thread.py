@@ -20,8 +20,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from moderation.schema import (
+    ARTICLE_AUTHOR,
     ARTICLE_BODY,
     ARTICLE_TITLE,
+    AUTHOR,
     BODY,
     COMMENT_ID,
     CONTEXT_COLUMNS,
@@ -81,7 +83,8 @@ def attach_context(comments: pd.DataFrame, articles: pd.DataFrame | None = None)
         - ``thread_path``: ids from ``root_id`` down to the comment, "/"-joined.
         - ``sibling_index`` (int): 1-based position among the comments of the
           same thread with the same ``parent_id``, in input order.
-        - ``article_title``, ``article_body``: "" where the thread has no article.
+        - ``article_title``, ``article_body``, ``article_author``: "" where the
+          thread has no article (or the articles file has no ``author``).
     """
     n = len(comments)
     ids = _column(comments, COMMENT_ID)
@@ -99,7 +102,9 @@ def attach_context(comments: pd.DataFrame, articles: pd.DataFrame | None = None)
     keys = pd.DataFrame({"thread": threads, "parent": parent_key})
     sibling = keys.groupby(["thread", "parent"], sort=False).cumcount().to_numpy() + 1
 
-    title, body = _article_fields(threads, articles, has_threads=THREAD_ID in comments.columns)
+    title, body, article_author = _article_fields(
+        threads, articles, has_threads=THREAD_ID in comments.columns
+    )
     columns: dict[str, object] = {
         PARENT_TEXT: _text(parent_text),
         ROOT_ID: _text(ids[root]),
@@ -109,6 +114,7 @@ def attach_context(comments: pd.DataFrame, articles: pd.DataFrame | None = None)
         SIBLING_INDEX: sibling.astype(np.int64),
         ARTICLE_TITLE: _text(title),
         ARTICLE_BODY: _text(body),
+        ARTICLE_AUTHOR: _text(article_author),
     }
     return pd.DataFrame(columns, index=comments.index, columns=list(CONTEXT_COLUMNS))
 
@@ -159,27 +165,28 @@ def _walk(ids: npt.NDArray[np.object_], parents: Ints) -> tuple[Ints, Ints, list
 
 def _article_fields(
     threads: npt.NDArray[np.object_], articles: pd.DataFrame | None, *, has_threads: bool
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
-    """Title and body of each comment's article ("" where none)."""
+) -> tuple[npt.NDArray[np.object_], ...]:
+    """Title, body and author of each comment's article ("" where none)."""
     n = len(threads)
-    empty = np.full(n, "", dtype=object)
+    names = (TITLE, BODY, AUTHOR)
     if articles is None or articles.empty or THREAD_ID not in articles.columns:
-        return empty, empty.copy()
+        return tuple(np.full(n, "", dtype=object) for _ in names)
     keys = _column(articles, THREAD_ID)
-    titles = _column(articles, TITLE)
-    bodies = _column(articles, BODY)
+    fields = [_column(articles, name) for name in names]
     if not has_threads and len(articles) == 1:
         # An export of one page's comments, with that page as the only article.
-        return np.full(n, titles[0], dtype=object), np.full(n, bodies[0], dtype=object)
+        return tuple(np.full(n, values[0], dtype=object) for values in fields)
     first = ~pd.Series(keys).duplicated().to_numpy()
     if not first.all():
         logger.warning("articles: %d repeated thread_id rows ignored", int((~first).sum()))
     found = pd.Index(keys[first], dtype=object).get_indexer(pd.Index(threads, dtype=object))
     hit = found >= 0
-    title, body = empty, empty.copy()
-    title[hit] = titles[first][found[hit]]
-    body[hit] = bodies[first][found[hit]]
-    return title, body
+    out = []
+    for values in fields:
+        column = np.full(n, "", dtype=object)
+        column[hit] = values[first][found[hit]]
+        out.append(column)
+    return tuple(out)
 
 
 def _column(frame: pd.DataFrame, name: str) -> npt.NDArray[np.object_]:

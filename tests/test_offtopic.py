@@ -11,11 +11,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from moderation.offtopic import (
-    FEATURES,
     OffTopicScorer,
     ThreadTable,
     build_worlds,
     featurize_worlds,
+    fit_classifier,
 )
 from moderation.schema import validate_comments
 from moderation.thread import attach_context
@@ -53,7 +53,7 @@ def scorer() -> OffTopicScorer:
         HistGradientBoostingClassifier(max_iter=30, min_samples_leaf=2, random_state=0),
     )
     rows = featurize_worlds(fitted, build_worlds(THREADS * 3, chains=set(), seed=0, worlds=3))
-    fitted.classifier.fit(rows[list(FEATURES)].to_numpy(), rows["label"].to_numpy())
+    fit_classifier(fitted.classifier, rows)
     return fitted
 
 
@@ -136,3 +136,27 @@ def test_explain_names_words_shared_with_the_chain_not_the_article(scorer: OffTo
     )
     assert set(words) <= {"penalties", "final"}
     assert words
+
+
+def test_article_author_replying_is_a_feature(scorer: OffTopicScorer) -> None:
+    comments = validate_comments(
+        pd.DataFrame(
+            {
+                "comment_id": ["a", "b"],
+                "thread_id": ["q"] * 2,
+                "author": ["asker", "helper"],
+                "text": ["thanks all", "Try the coast road"],
+            }
+        )
+    )
+    articles = pd.DataFrame(
+        {"thread_id": ["q"], "title": ["Best road?"], "body": ["Which road"], "author": ["asker"]}
+    )
+    table = ThreadTable.from_frames(comments, attach_context(comments, articles))
+    assert table.by_author is not None
+    assert table.by_author.tolist() == [1.0, 0.0]
+    unknown = ThreadTable.from_frames(
+        comments, attach_context(comments, articles.drop(columns="author"))
+    )
+    assert unknown.by_author is not None
+    assert np.isnan(unknown.by_author).all()
