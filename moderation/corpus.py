@@ -289,7 +289,9 @@ def _toxic_span_sentences(folder: Path) -> pd.DataFrame:
     text_of = raw.set_axis(comments["comment_id"])
     texts = [
         html.unescape(text_of[cid][start:end])
-        for cid, start, end in zip(frame["comment_id"], frame["s_start"], frame["s_end"], strict=True)
+        for cid, start, end in zip(
+            frame["comment_id"], frame["s_start"], frame["s_end"], strict=True
+        )
     ]
     split = posts.loc[frame["comment_id"], "split"].to_numpy()
     group = _clean_text(text_of[frame["comment_id"]]).to_numpy()

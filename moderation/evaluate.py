@@ -44,7 +44,7 @@ def evaluate_bundle(bundle: Any, datasets_dir: Path) -> dict[str, Any]:
         metrics recorded at training time.
     """
     manifest = bundle.manifest
-    trained = list(manifest.get("sources", {}))
+    trained = list(manifest.get("heldout_sources") or manifest.get("sources", {}))
     corpus = load_corpus(Path(datasets_dir))
     thresholds = {k: float(v) for k, v in manifest.get("thresholds", {}).items()}
     report = evaluate_model(bundle.hostility, corpus, thresholds, trained, Path(datasets_dir))

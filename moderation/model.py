@@ -4,6 +4,10 @@ Flow: ``features -> **models** -> rules``. Sources annotate different subsets of
 each label's classifier is fitted only on the rows where that label is known; the feature
 transformer is fitted once on all training text. Linear models make explanations free: a term's
 contribution to the score is its tf-idf value times its coefficient (:meth:`top_terms`).
+
+A long comment is also scored sentence by sentence (:func:`moderation.normalize.split_sentences`)
+so that one hostile sentence in a long civil reply is not diluted: the comment's score combines
+the whole-text probability with its highest sentence probability (:meth:`predict`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sklearn.pipeline import FeatureUnion
 
 from moderation import schema
 from moderation.features import CHAR, WORD, FeatureConfig, drop_pruned_vocabulary, make_features
-from moderation.normalize import normalize_text
+from moderation.normalize import normalize_text, split_sentences
 
 __all__ = ["MAX_SCORED_CHARS", "HostilityModel"]
 
@@ -51,6 +55,10 @@ class HostilityModel:
     class_weight
         Passed to each ``LogisticRegression``; ``None`` keeps scores close to the training
         prevalence, ``"balanced"`` lifts rare labels.
+    sentence_weight
+        How much the highest sentence probability counts for a text of several sentences:
+        ``score = (1 - w) * p_whole + w * max(p_whole, p_best_sentence)``. 0 scores whole
+        texts only; 1 takes the larger of the two.
     """
 
     def __init__(
@@ -59,10 +67,14 @@ class HostilityModel:
         *,
         C: float | dict[str, float] = 4.0,
         class_weight: str | None = None,
+        sentence_weight: float = 0.5,
     ) -> None:
+        if not 0.0 <= sentence_weight <= 1.0:
+            raise ValueError(f"sentence_weight must be in [0, 1], got {sentence_weight}")
         self.config = config or FeatureConfig()
         self.C = C
         self.class_weight = class_weight
+        self.sentence_weight = sentence_weight
         self.labels: tuple[str, ...] = schema.LABELS
         self.features_: FeatureUnion | None = None
         # Per label: (coef float32 [n_features], intercept) -- lighter to pickle than estimators.
@@ -146,20 +158,67 @@ class HostilityModel:
         features = self._check_fitted()
         return features.transform([_as_text(t) for t in texts]).tocsr()
 
+    def _logits(self, matrix: Any) -> np.ndarray:
+        """Log-odds of every row of a feature matrix, one column per label."""
+        out = np.empty((matrix.shape[0], len(self.labels)), dtype=np.float64)
+        for j, label in enumerate(self.labels):
+            out[:, j] = np.asarray(matrix @ self.coef_[label], dtype=np.float64)
+            out[:, j] += self.intercept_[label]
+        return out
+
     def decision_function(self, texts: Sequence[str]) -> pd.DataFrame:
-        """Raw log-odds per label (before the logistic link)."""
+        """Raw log-odds per label of each whole text (no sentence scoring)."""
         if len(texts) == 0:
             self._check_fitted()
             return pd.DataFrame({label: pd.Series(dtype=np.float64) for label in self.labels})
-        matrix = self.transform(texts)
-        data = {
-            label: np.asarray(matrix @ self.coef_[label], dtype=np.float64) + self.intercept_[label]
-            for label in self.labels
-        }
-        return pd.DataFrame(data, columns=list(self.labels))
+        return pd.DataFrame(self._logits(self.transform(texts)), columns=list(self.labels))
+
+    def score_parts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Whole-text log-odds and the highest sentence log-odds of each text.
+
+        All texts and all sentences of the texts with more than one sentence are vectorised in
+        one ``transform`` call. For a text of one sentence (or none) the sentence log-odds are
+        its whole-text log-odds.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(whole, best_sentence)``, each ``float64 [len(texts), len(labels)]``.
+        """
+        texts = [_as_text(t) for t in texts]
+        if not texts:
+            self._check_fitted()
+            empty = np.zeros((0, len(self.labels)), dtype=np.float64)
+            return empty, empty.copy()
+        owners: list[int] = []
+        sentences: list[str] = []
+        for i, text in enumerate(texts):
+            offsets = split_sentences(text)
+            if len(offsets) > 1:
+                owners.extend([i] * len(offsets))
+                sentences.extend(text[start:end] for start, end in offsets)
+        logits = self._logits(self.transform(texts + sentences))
+        whole = logits[: len(texts)]
+        best = whole.copy()
+        if sentences:
+            np.maximum.at(best, np.asarray(owners, dtype=np.intp), logits[len(texts) :])
+        return whole, best
+
+    def combine(self, whole: np.ndarray, best_sentence: np.ndarray) -> np.ndarray:
+        """Scores in [0, 1] from :meth:`score_parts` output, by ``sentence_weight``."""
+        p_whole = expit(whole)
+        p_best = np.maximum(p_whole, expit(best_sentence))
+        w = float(getattr(self, "sentence_weight", 0.0))
+        out: np.ndarray = (1.0 - w) * p_whole + w * p_best
+        return out
 
     def predict(self, texts: Sequence[str]) -> pd.DataFrame:
         """Score texts for every label.
+
+        A text of several sentences is scored as a whole and sentence by sentence; the score
+        is ``(1 - w) * p_whole + w * max(p_whole, p_best_sentence)`` with ``w`` the model's
+        ``sentence_weight``, so one hostile sentence inside a long civil comment still raises
+        its score.
 
         Parameters
         ----------
@@ -175,17 +234,19 @@ class HostilityModel:
         """
         if isinstance(texts, str):
             raise TypeError("predict() takes a sequence of texts, not a single string")
-        logits = self.decision_function(texts)
-        return pd.DataFrame(expit(logits.to_numpy(dtype=np.float64)), columns=logits.columns)
+        whole, best = self.score_parts(texts)
+        return pd.DataFrame(self.combine(whole, best), columns=list(self.labels))
 
     # ------------------------------------------------------------------ explanations
 
     def top_terms(self, text: str, label: str, k: int = 5) -> list[tuple[str, float]]:
         """The words or word pairs that pushed ``label``'s score up most for ``text``.
 
-        Word n-gram contributions (tf-idf value x coefficient) are kept as they are; each
-        character n-gram's contribution is shared out among the words of the text that contain
-        it, so a moderator sees words ("idiot") rather than fragments ("idi").
+        For a text of several sentences whose best sentence scores above the whole text, the
+        words come from that sentence (the one behind the score). Word n-gram contributions
+        (tf-idf value x coefficient) are kept as they are; each character n-gram's contribution
+        is shared out among the words of the text that contain it, so a moderator sees words
+        ("idiot") rather than fragments ("idi").
 
         Parameters
         ----------
@@ -204,6 +265,7 @@ class HostilityModel:
         if label not in self.coef_:
             raise ValueError(f"unknown label {label!r}; expected one of {', '.join(self.labels)}")
         features = self._check_fitted()
+        text = self._explained_part(_as_text(text), label)
         row = self.transform([text])
         coef = self.coef_[label]
         cols = row.indices
@@ -231,6 +293,16 @@ class HostilityModel:
             ((t, s) for t, s in scores.items() if s > 0), key=lambda ts: (-ts[1], ts[0])
         )
         return [(t, round(s, 6)) for t, s in ranked[:k]]
+
+    def _explained_part(self, text: str, label: str) -> str:
+        """The text's highest-scoring sentence for ``label`` if it beats the whole text."""
+        offsets = split_sentences(text)
+        if len(offsets) < 2 or getattr(self, "sentence_weight", 0.0) == 0.0:
+            return text
+        parts = [text] + [text[start:end] for start, end in offsets]
+        logits = self._logits(self.transform(parts))[:, self.labels.index(label)]
+        best = int(np.argmax(logits[1:])) + 1
+        return parts[best] if logits[best] > logits[0] else text
 
     def _inverse_vocabulary(self, block: str, vectorizer: Any) -> dict[int, str]:
         """Column index -> n-gram for one feature block, built once per loaded model."""

@@ -12,6 +12,7 @@ way: ``evaluate`` builds its report on top of them.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -30,10 +31,11 @@ from sklearn.metrics import (
 
 from moderation import schema
 from moderation.bundle import Bundle, load_bundle, save_bundle
-from moderation.corpus import SOURCES, load_corpus, stable_bucket
+from moderation.corpus import SOURCES, TSD_TEST, load_corpus, stable_bucket
 from moderation.errors import TrainingError
 from moderation.features import FeatureConfig
 from moderation.model import HostilityModel
+from moderation.normalize import split_sentences
 
 __all__ = [
     "VALIDATION_BUCKETS",
@@ -53,6 +55,22 @@ VALIDATION_BUCKETS = range(20, 32)
 
 #: Regularisation of each label's logistic regression (chosen on held-out AUC).
 DEFAULT_C = 4.0
+
+#: Weight of the best sentence in a multi-sentence text's score (see
+#: :meth:`moderation.model.HostilityModel.predict`). Chosen on the validation slice: toxicity
+#: ROC-AUC (mean over the comment-level sources) 0.905 / 0.916 / 0.917 / 0.916 / 0.915 for
+#: w = 0 / 0.25 / 0.5 / 0.75 / 1.
+SENTENCE_WEIGHT = 0.5
+
+#: Redistributable sources that are evaluated but not fitted. Every whole toxic-spans post is
+#: toxic (pre-selected), so fitting them taught news/political vocabulary as toxicity (C3
+#: toxicity ROC-AUC 0.684 with them vs 0.750 without); their sentences
+#: (``toxic-spans-sentences``) are fitted instead, and the posts' test split measures how the
+#: sentence-aware scores rank whole posts.
+NOT_FITTED = frozenset({"toxic-spans-civil"})
+
+#: Sentence-level sources: excluded from the off-topic scorer's background texts.
+SENTENCE_SOURCES = frozenset({"toxic-spans-sentences"})
 
 
 # --------------------------------------------------------------------------- metrics
@@ -165,6 +183,54 @@ def _bias_sets(model: Any, datasets_dir: Path) -> dict[str, Any]:
     return out
 
 
+def _toxic_spans_test(model: Any, datasets_dir: Path, threshold: float) -> dict[str, Any]:
+    """Sentence-level scores on the official SemEval-2021 Task 5 test set (never trained on).
+
+    Each post is cut into sentences; a sentence is toxic when it overlaps the gold span
+    offsets. Reports the sentence toxicity ROC-AUC and the task's span F1 (mean per-post F1 of
+    character offsets) when the predicted span is every sentence scoring at least the toxicity
+    threshold -- sentence granularity, so precision is bounded by the civil words around an
+    insult.
+    """
+    folder = datasets_dir / "toxic-spans-civil"
+    found = [p for p in (folder / f"{TSD_TEST}.gz", folder / TSD_TEST) if p.is_file()]
+    if not found:
+        return {}
+    frame = pd.read_csv(found[0])
+    posts: list[tuple[set[int], list[tuple[int, int]]]] = []
+    sentences: list[str] = []
+    gold: list[bool] = []
+    for text, spans in zip(frame["text"].astype(str), frame["spans"].astype(str), strict=True):
+        offsets = split_sentences(text)
+        truth = {int(i) for i in json.loads(spans)}
+        posts.append((truth, offsets))
+        sentences.extend(text[a:b] for a, b in offsets)
+        gold.extend(any(a <= i < b for i in truth) for a, b in offsets)
+    scores = model.predict(sentences)[schema.TOXICITY].to_numpy()
+    f1s: list[float] = []
+    k = 0
+    for truth, offsets in posts:
+        predicted = {
+            i for j, (a, b) in enumerate(offsets) if scores[k + j] >= threshold for i in range(a, b)
+        }
+        k += len(offsets)
+        if not truth or not predicted:
+            f1s.append(float(truth == predicted))
+            continue
+        hit = len(truth & predicted)
+        f1s.append(2 * hit / (len(truth) + len(predicted)))
+    y = np.asarray(gold)
+    return {
+        "sentence_roc_auc": round(float(roc_auc_score(y, scores)), 4),
+        "sentence_pr_auc": round(float(average_precision_score(y, scores)), 4),
+        "sentences": len(y),
+        "toxic_sentences": int(y.sum()),
+        "span_f1_sentence_granularity": round(float(np.mean(f1s)), 4),
+        "posts": len(posts),
+        "threshold": round(threshold, 4),
+    }
+
+
 def evaluate_model(
     model: Any,
     corpus: pd.DataFrame,
@@ -191,7 +257,8 @@ def evaluate_model(
     Returns
     -------
     dict
-        ``{"heldout": ..., "cross_domain": ..., "olid_subtask_a": ..., "identity_bias": ...}``.
+        ``{"heldout": ..., "cross_domain": ..., "olid_subtask_a": ..., "identity_bias": ...,
+        "toxic_spans_test": ...}`` (the last two only with ``datasets_dir``).
     """
     test = corpus[corpus["split"] == "test"].reset_index(drop=True)
     scores = model.predict(test["text"].tolist())
@@ -206,6 +273,11 @@ def evaluate_model(
         )
     if datasets_dir is not None:
         report["identity_bias"] = _bias_sets(model, Path(datasets_dir))
+        spans = _toxic_spans_test(
+            model, Path(datasets_dir), float(thresholds.get(schema.TOXICITY, 0.5))
+        )
+        if spans:
+            report["toxic_spans_test"] = spans
     return report
 
 
@@ -309,14 +381,22 @@ def train_bundle(
     datasets_dir = Path(datasets_dir)
     corpus = load_corpus(datasets_dir)
     usable = corpus["redistributable"] | include_restricted
-    train_rows = corpus[(corpus["split"] == "train") & usable].reset_index(drop=True)
+    candidates = corpus[(corpus["split"] == "train") & usable].reset_index(drop=True)
+    bucket = np.fromiter((stable_bucket(t) for t in candidates["group"]), dtype=np.int64)
+    in_val = np.isin(bucket, np.asarray(VALIDATION_BUCKETS))
+    # Off-topic background: comment-level training texts (as before sentences were added).
+    background = candidates.loc[
+        ~in_val & ~candidates["source"].isin(list(SENTENCE_SOURCES)), "text"
+    ].tolist()
+    fitted = ~candidates["source"].isin(list(NOT_FITTED)).to_numpy()
+    train_rows = candidates[fitted].reset_index(drop=True)
     if train_rows.empty:
         raise TrainingError(f"no training rows found under {datasets_dir}")
-    bucket = np.fromiter((stable_bucket(t) for t in train_rows["text"]), dtype=np.int64)
-    is_val = np.isin(bucket, np.asarray(VALIDATION_BUCKETS))
+    is_val = in_val[fitted]
     fit_rows = train_rows[~is_val].reset_index(drop=True)
     val_rows = train_rows[is_val].reset_index(drop=True)
     trained_sources = sorted(train_rows["source"].unique())
+    heldout_sources = sorted({*trained_sources, *(set(candidates["source"]) & NOT_FITTED)})
     logger.info(
         "training on %d rows (%d validation) from %s",
         len(fit_rows),
@@ -325,15 +405,16 @@ def train_bundle(
     )
 
     config = FeatureConfig()
-    model = HostilityModel(config, C=DEFAULT_C).fit(fit_rows, seed=seed)
+    model = HostilityModel(config, C=DEFAULT_C, sentence_weight=SENTENCE_WEIGHT)
+    model.fit(fit_rows, seed=seed)
     thresholds = choose_thresholds(val_rows, model.predict(val_rows["text"].tolist()))
-    metrics = evaluate_model(model, corpus, thresholds, trained_sources, datasets_dir)
+    metrics = evaluate_model(model, corpus, thresholds, heldout_sources, datasets_dir)
 
-    off_topic = fit_off_topic(datasets_dir, fit_rows["text"].tolist())
+    off_topic = fit_off_topic(datasets_dir, background, include_restricted=include_restricted)
     metrics["off_topic"] = getattr(off_topic, "metrics", {})
     elapsed = round(time.monotonic() - started, 1)
 
-    test_rows = corpus[(corpus["split"] == "test") & corpus["source"].isin(trained_sources)]
+    test_rows = corpus[(corpus["split"] == "test") & corpus["source"].isin(heldout_sources)]
     manifest_extra: dict[str, Any] = {
         "thresholds": thresholds,
         "threshold_method": (
@@ -342,6 +423,7 @@ def train_bundle(
             f"{VALIDATION_BUCKETS.stop - 1} of 0..99; these rows were not used for fitting"
         ),
         "sources": _source_summary(fit_rows),
+        "heldout_sources": heldout_sources,
         "heldout_rows": {str(k): int(v) for k, v in test_rows["source"].value_counts().items()},
         "training": {
             "seed": seed,
@@ -352,6 +434,8 @@ def train_bundle(
                 k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()
             },
             "C": DEFAULT_C,
+            "sentence_weight": SENTENCE_WEIGHT,
+            "not_fitted": sorted(NOT_FITTED),
             "n_features": len(next(iter(model.coef_.values()))),
             "seconds": elapsed,
         },
@@ -374,6 +458,21 @@ def _olid_line(metrics: Mapping[str, Any]) -> str:
         f"**{olid['macro_f1']:.3f}**, ROC-AUC {olid['roc_auc']:.3f} (OFF when toxicity >= "
         f"{olid['threshold']:.3f}, the manifest threshold). Anchors: TF-IDF+LR trained on OLID "
         "0.73, best BERT 0.829.\n"
+    )
+
+
+def _spans_line(metrics: Mapping[str, Any]) -> str:
+    spans = metrics.get("toxic_spans_test") or {}
+    if not spans:
+        return ""
+    return (
+        f"\nSemEval-2021 Task 5 toxic-spans official test ({spans['posts']} posts, never "
+        f"trained on), sentence level: toxicity ROC-AUC **{spans['sentence_roc_auc']:.3f}**, "
+        f"PR-AUC {spans['sentence_pr_auc']:.3f} ({spans['toxic_sentences']} of "
+        f"{spans['sentences']} sentences overlap a gold span). Span F1 with every sentence at "
+        f"or above the toxicity threshold as the predicted span: "
+        f"{spans['span_f1_sentence_granularity']:.3f} (sentence granularity; the task's best "
+        "system, a token tagger, reached 0.708).\n"
     )
 
 
@@ -400,6 +499,12 @@ def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
 Hostility scores (`{"`, `".join(schema.LABELS)}`) from word 1-2-gram + character 2-5-gram
 TF-IDF features and one logistic regression per label, plus the `off_topic` scorer
 (`moderation.offtopic`). Scores are in [0, 1]; they are *not* calibrated probabilities yet.
+
+A comment of several sentences is scored as a whole and sentence by sentence:
+`score = (1 - w) * p_whole + w * max(p_whole, p_best_sentence)` with
+w = {training.get("sentence_weight", 0.0)} (chosen on the validation slice), so one hostile
+sentence inside a long civil reply is diluted much less. The words quoted for a score come from
+the best sentence when it scores above the whole comment.
 {restricted}
 ## Intended use
 
@@ -417,9 +522,13 @@ bundle. Rows fitted per source (train split minus the validation slice):
 {source_lines}
 
 Labels a source does not annotate are unknown (not negative): each label's classifier is
-fitted only on the rows that annotate it. The label mappings (e.g. toxic spans: a span type
-counts when at least half the voting raters marked it; Ruddit: toxicity = offensiveness > 1/3)
-are documented in [`data/README.md`](../../data/README.md).
+fitted only on the rows that annotate it. The label mappings (e.g. toxic-spans sentences: toxic
+when more than half of the sentence's voters marked a span in it, clean when none did; Ruddit:
+toxicity = offensiveness > 1/3) are documented in [`data/README.md`](../../data/README.md).
+Whole toxic-spans posts (`toxic-spans-civil`) are **not fitted**: all of them are toxic, so
+they taught news and political vocabulary as toxicity; only their sentences are, which gives
+civil in-domain negatives. The posts of the official SemEval-2021 Task 5 test set are held out
+(never fitted, neither whole nor as sentences).
 Evaluation-only sets (OLID, CAD, UCC, C3, SFU, Jigsaw subset; no licence or non-commercial)
 were never trained on.
 
@@ -431,7 +540,8 @@ were never trained on.
 
 ## Held-out metrics (test split of the training sources)
 
-Official test splits for ConvAbuse and ToxiChat; a stable 20 % split by text hash elsewhere.
+Official test splits for ConvAbuse and ToxiChat; for toxic spans (posts and their sentences)
+the 2,000 posts of the SemEval-2021 test set; a stable 20 % split by text hash elsewhere.
 Toxic-spans posts were all pre-selected as toxic, so their toxicity has no negatives and no AUC.
 "mean over sources" is the unweighted mean of the per-source rows.
 
@@ -444,7 +554,7 @@ Toxic-spans posts were all pre-selected as toxic, so their toxicity has no negat
 Identity-term bias test sets (Dixon et al. 2018, CC BY 4.0):
 
 {bias_lines}
-
+{_spans_line(metrics)}
 Reproduce (from the repository root; about {training["seconds"]:.0f} s on 2 cores):
 
 ```
@@ -454,12 +564,15 @@ moderation evaluate --model models/{name} --datasets ../shared/datasets -o evalu
 
 ## Known limitations
 
-- **Identity-term bias is not mitigated.** Mentions of identity groups ("gay", "muslim",
-  "black") raise scores in neutral sentences; check the bias test numbers above.
+- **Identity-term bias is only partly mitigated** (by no longer fitting all-toxic news posts).
+  Mentions of identity groups ("gay", "muslim", "black") still raise scores in neutral
+  sentences; check the bias test numbers above.
 - **Obfuscation:** only Unicode look-alikes, zero-width characters and stretched letters are
   normalised; leetspeak and masking ("f*ck", "1d10t") are only partly caught by char n-grams.
-- **Dilution in long texts:** one insult inside a long civil comment scores lower than the
-  same insult alone (scores are per comment, not per sentence).
+- **Long texts:** sentence scoring halves the dilution of one insult inside a long civil
+  comment (w = 0.5), it does not remove it. Sentences are cut by punctuation and line breaks;
+  an insult split across sentences, or one that needs the whole argument to read as hostile,
+  is still scored weakly.
 - **English only.** Domains: tweets, Reddit, Wikipedia talk, news comments, chatbot logs.
 - Davidson tweets are lexicon-sampled and over-label African-American English as offensive.
 - `severe_toxicity` and `threat` have few training positives; treat them as rough signals.

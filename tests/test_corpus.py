@@ -56,7 +56,10 @@ def test_labels_a_source_does_not_annotate_are_nan(corpus: pd.DataFrame) -> None
 
 def test_redistributable_flags(corpus: pd.DataFrame) -> None:
     shipped = set(corpus.loc[corpus["redistributable"], "source"])
-    assert shipped == {"toxic-spans-civil", "davidson", "cat", "convabuse", "ruddit", "toxichat"}
+    assert shipped == {
+        "toxic-spans-civil", "toxic-spans-sentences", "davidson", "cat", "convabuse", "ruddit",
+        "toxichat",
+    }  # fmt: skip
 
 
 def test_toxic_spans_votes_and_span_types(corpus: pd.DataFrame) -> None:
@@ -82,6 +85,65 @@ def test_toxic_spans_votes_and_span_types(corpus: pd.DataFrame) -> None:
     assert "Go to hell, you absolute fool." not in set(
         corpus.loc[corpus["source"] == "toxic-spans-civil", "text"]
     )
+
+
+def test_toxic_span_sentences_are_labelled_by_the_spans_inside_them(
+    corpus: pd.DataFrame,
+) -> None:
+    post = (
+        "The council met on Tuesday to discuss the budget. The mayor is a corrupt idiot. "
+        "Parking fees will rise next year."
+    )
+    part = corpus[corpus["source"] == "toxic-spans-sentences"]
+    # Two of three raters marked "corrupt idiot" as an insult (one of them also as profane);
+    # the third ticked "not toxic" and votes every sentence clean.
+    hostile = row(corpus, "toxic-spans-sentences", "The mayor is a corrupt idiot.")
+    assert labels(hostile) == {
+        "toxicity": 1.0, "severe_toxicity": None, "insult": 1.0,
+        "threat": 0.0, "identity_attack": 0.0, "profanity": 0.0,
+    }  # fmt: skip
+    for civil in (
+        "The council met on Tuesday to discuss the budget.",
+        "Parking fees will rise next year.",
+    ):
+        r = row(corpus, "toxic-spans-sentences", civil)
+        assert (r["toxicity"], r["insult"], r["profanity"]) == (0.0, 0.0, 0.0)
+        assert r["group"] == post  # sentences follow their post's split and buckets
+    # One of the two sentence voters marked "clueless": ambiguous, left out. The rater who
+    # only ticked "all toxic" votes on the post, not on its sentences.
+    assert "Frankly the judge is clueless." not in set(part["text"])
+    assert row(corpus, "toxic-spans-sentences", "Appeal it soon.")["toxicity"] == 0.0
+    assert row(corpus, "toxic-spans-civil", post)["insult"] == 1.0
+    assert row(corpus, "toxic-spans-civil", post)["group"] == post
+
+
+def test_toxic_spans_semeval_test_posts_are_never_train(corpus: pd.DataFrame) -> None:
+    crap = "Only a brainless troll would write this crap."  # also in semeval2021_tsd_test
+    assert row(corpus, "toxic-spans-civil", crap)["split"] == "test"
+    assert row(corpus, "toxic-spans-sentences", crap)["split"] == "test"
+    spans = corpus[corpus["source"].str.startswith("toxic-spans")]
+    assert set(spans.loc[spans["split"] == "test", "group"]) == {crap}
+    assert "A test post that is not in the ACL 2022 files." not in set(corpus["text"])
+
+
+def test_toxic_spans_test_set_matches_normalised_text(tmp_path: Path) -> None:
+    folder = tmp_path / "toxic-spans-civil"
+    folder.mkdir()
+    for path in (LABELLED / "toxic-spans-civil").glob("acl2022_*.csv"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "semeval2021_tsd_test.csv").write_text(
+        'spans,text\n[],"  go to HELL, you absolute fool. "\n'
+        '[],"stupid idiot,   learn to read before you comment."\n',
+        encoding="utf-8",
+    )
+    frame = load_corpus(tmp_path, sources=["toxic-spans-civil"])
+    held = frame.loc[frame["split"] == "test", "text"].tolist()
+    assert held == ["Stupid idiot, learn to read before you comment."]  # case/space-insensitive
+    # Without the test file the posts fall back to the hash split.
+    (folder / "semeval2021_tsd_test.csv").unlink()
+    frame = load_corpus(tmp_path, sources=["toxic-spans-civil"])
+    expected = ["test" if stable_bucket(t) < 20 else "train" for t in frame["text"]]
+    assert frame["split"].tolist() == expected
 
 
 def test_davidson(corpus: pd.DataFrame) -> None:

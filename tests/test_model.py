@@ -117,3 +117,61 @@ def test_make_features_blocks() -> None:
     assert any(n.startswith("word__") for n in names)
     assert any(n.startswith("char__") for n in names)
     assert "word__stuupid" in names  # normalised before tokenising
+
+
+CIVIL = (
+    "The council met on Tuesday to discuss the harbour budget. Parking fees will rise next "
+    "year, and the library opens later on Sundays. Thanks for the lovely photos of the "
+    "harbour. The bus timetable changes in spring. "
+)
+
+
+def test_a_hostile_sentence_raises_a_long_civil_text(model: HostilityModel) -> None:
+    long_civil = CIVIL * 3
+    hostile = long_civil + "Shut up you stupid idiot moron."
+    scores = model.predict([long_civil, hostile])
+    assert scores.loc[1, "toxicity"] > scores.loc[0, "toxicity"] + 0.05
+    # Scoring whole texts only dilutes the same sentence more.
+    whole_only = HostilityModel(sentence_weight=0.0)
+    whole_only.__dict__.update({k: v for k, v in model.__dict__.items() if k != "sentence_weight"})
+    diluted = whole_only.predict([hostile])
+    assert scores.loc[1, "toxicity"] > diluted.loc[0, "toxicity"]
+
+
+def test_combination_rule(model: HostilityModel) -> None:
+    whole = np.array([[0.0], [-2.0], [1.0]])
+    best = np.array([[2.0], [-2.0], [-1.0]])  # a best sentence below the whole text is ignored
+    p_whole, p_best = 1 / (1 + np.exp(-whole)), 1 / (1 + np.exp(-best))
+    w = model.sentence_weight
+    expected = (1 - w) * p_whole + w * np.maximum(p_whole, p_best)
+    np.testing.assert_allclose(model.combine(whole, best), expected)
+    with pytest.raises(ValueError, match="sentence_weight"):
+        HostilityModel(sentence_weight=1.5)
+
+
+def test_sentences_of_a_batch_are_vectorised_in_one_call(
+    model: HostilityModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    transform = model.transform
+
+    def counting(texts: list[str]) -> object:
+        calls.append(len(texts))
+        return transform(texts)
+
+    monkeypatch.setattr(model, "transform", counting)
+    batch = [CIVIL, "One sentence only", CIVIL + "You idiot."]
+    model.predict(batch)
+    assert calls == [3 + 4 + 5]  # the texts, then the sentences of the multi-sentence ones
+
+
+def test_single_sentence_texts_score_as_whole_texts(model: HostilityModel) -> None:
+    texts = ["You are a pathetic idiot", "Lovely photos of the harbour"]
+    whole = 1 / (1 + np.exp(-model.decision_function(texts).to_numpy()))
+    np.testing.assert_allclose(model.predict(texts).to_numpy(), whole)
+
+
+def test_top_terms_come_from_the_sentence_behind_the_score(model: HostilityModel) -> None:
+    terms = [t for t, _ in model.top_terms(CIVIL * 3 + "Shut up you stupid idiot.", "toxicity")]
+    assert terms
+    assert set(" ".join(terms).split()) <= {"shut", "up", "you", "stupid", "idiot"}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.normalize import MENTION_TOKEN, URL_TOKEN, normalize_text
+from moderation.normalize import MENTION_TOKEN, URL_TOKEN, normalize_text, split_sentences
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,45 @@ def test_idempotent_on_tricky_alphabet(text: str) -> None:
     assert "\u200b" not in once
     assert once == once.strip()
     assert "  " not in once
+
+
+# split_sentences ------------------------------------------------------------------------------
+
+
+def sentences(text: str) -> list[str]:
+    return [text[start:end] for start, end in split_sentences(text)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Hello there. You idiot!  Right?", ["Hello there.", "You idiot!", "Right?"]),
+        ("1. First point.\n\n2. Second point", ["1. First point.", "2. Second point"]),
+        ("Line one\nline two", ["Line one", "line two"]),
+        ('He said "stop." Then left.', ['He said "stop."', "Then left."]),
+        ("Wait... what?! No way", ["Wait...", "what?!", "No way"]),
+        ("Ok. Fine then.", ["Ok. Fine then."]),  # a piece with < 3 word characters joins the next
+        ("A whole sentence. Ok.", ["A whole sentence. Ok."]),  # ... or the previous one at the end
+        ("no punctuation at all", ["no punctuation at all"]),
+        ("It cost 3.5 million.", ["It cost 3.5 million."]),  # no break without whitespace
+        ("", []),
+        ("  \n\t ", []),
+    ],
+)
+def test_split_sentences_examples(raw: str, expected: list[str]) -> None:
+    assert sentences(raw) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab .!?\n\t\u2026\"'1")))
+def test_split_sentences_offsets_map_back(text: str) -> None:
+    offsets = split_sentences(text)
+    previous_end = 0
+    for start, end in offsets:
+        assert previous_end <= start < end <= len(text)
+        piece = text[start:end]
+        assert piece == piece.strip() and piece
+        previous_end = end
+    # Nothing but whitespace and sentence breaks is left out, and every word character is kept.
+    covered = "".join(text[start:end] for start, end in offsets)
+    assert sum(c.isalnum() for c in covered) == sum(c.isalnum() for c in text)

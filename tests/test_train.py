@@ -21,12 +21,31 @@ LABELLED = Path(__file__).parent / "data" / "labelled"
 REAL_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
+#: Invented Ruddit threads (post id, title slug, comments) added for the off-topic fit.
+THREADS = [
+    ("q0", "ferry_timetable", ["The ferry leaves at nine now.", "The ferry timetable is online."]),
+    ("q1", "garden_tips", ["Water the tomatoes early.", "Tomatoes need sun and water."]),
+    ("q10", "bike_lanes", ["The new bike lanes are wide.", "Bike lanes make riding safer."]),
+    ("q16", "bread_baking", ["Sourdough needs a starter.", "My bread starter died again."]),
+    ("q19", "chess_openings", ["The sicilian opening is sharp.", "I play the sicilian too."]),
+]
+
+
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixtures, with ToxiChat gzipped as in the real release (the off-topic fit reads it)."""
+    """The fixtures, with ToxiChat and Ruddit gzipped as in the real release (the off-topic fit
+    reads them), plus a few Ruddit threads so that the off-topic fit's held-out fifth of
+    threads (by key hash: q10, q16, q19) is not empty."""
     root = tmp_path_factory.mktemp("datasets")
     shutil.copytree(LABELLED, root, dirs_exist_ok=True)
-    for path in (root / "toxichat").glob("*.jsonl"):
+    ruddit = root / "ruddit" / "ruddit_with_text.csv"
+    extra = [
+        f"{post},{post}c{k},{text},https://www.reddit.com/r/test/comments/{post}/{slug}//{k}/,-0.5"
+        for post, slug, texts in THREADS
+        for k, text in enumerate(texts)
+    ]
+    ruddit.write_text(ruddit.read_text(encoding="utf-8") + "\n".join(extra) + "\n", "utf-8")
+    for path in [*(root / "toxichat").glob("*.jsonl"), root / "ruddit" / "ruddit_with_text.csv"]:
         with path.open("rb") as src, gzip.open(f"{path}.gz", "wb") as dst:
             dst.write(src.read())
         path.unlink()
@@ -44,8 +63,12 @@ def test_bundle_records_sources_thresholds_and_metrics(trained: Path) -> None:
     bundle = load_bundle(trained)
     manifest = bundle.manifest
     assert set(manifest["sources"]) == {
-        "toxic-spans-civil", "davidson", "cat", "convabuse", "ruddit", "toxichat",
+        "toxic-spans-sentences", "davidson", "cat", "convabuse", "ruddit", "toxichat",
     }  # fmt: skip
+    # Whole toxic-spans posts (all toxic) are evaluated as held-out but never fitted.
+    assert "toxic-spans-civil" in manifest["heldout_sources"]
+    assert manifest["training"]["not_fitted"] == ["toxic-spans-civil"]
+    assert 0.0 <= manifest["training"]["sentence_weight"] <= 1.0
     for info in manifest["sources"].values():
         assert info["redistributable"] is True
         assert info["licence"]
@@ -55,6 +78,9 @@ def test_bundle_records_sources_thresholds_and_metrics(trained: Path) -> None:
     assert "olid" in metrics["cross_domain"]
     assert "olid" not in metrics["heldout"]
     assert "convabuse" in metrics["heldout"]
+    assert "toxic-spans-civil" in metrics["heldout"]
+    spans = metrics["toxic_spans_test"]  # the fixture's SemEval test file: one post
+    assert (spans["posts"], spans["sentences"], spans["toxic_sentences"]) == (2, 2, 1)
     card = (trained / MODEL_CARD).read_text(encoding="utf-8")
     for needle in ("Intended use", "pickle", "load only bundles you trust", "data/README.md"):
         assert needle in card
@@ -108,16 +134,20 @@ def test_binary_metrics_single_class_has_no_auc() -> None:
 #: Held-out ROC-AUC floors, a little below what the shipped bundle measured (see MODEL_CARD.md).
 FLOORS = {
     ("heldout", "davidson", "toxicity"): 0.97,
-    ("heldout", "convabuse", "toxicity"): 0.93,
-    ("heldout", "ruddit", "toxicity"): 0.86,
+    ("heldout", "convabuse", "toxicity"): 0.94,
+    ("heldout", "ruddit", "toxicity"): 0.90,
     ("heldout", "toxichat", "toxicity"): 0.80,
-    ("heldout", "cat", "toxicity"): 0.80,
-    ("heldout", "toxic-spans-civil", "insult"): 0.76,
-    ("heldout", "toxic-spans-civil", "threat"): 0.69,
-    ("heldout", "convabuse", "identity_attack"): 0.85,
+    ("heldout", "cat", "toxicity"): 0.82,
+    ("heldout", "toxic-spans-sentences", "toxicity"): 0.93,
+    ("heldout", "toxic-spans-sentences", "insult"): 0.92,
+    ("heldout", "toxic-spans-civil", "insult"): 0.77,
+    ("heldout", "toxic-spans-civil", "threat"): 0.73,
+    ("heldout", "convabuse", "identity_attack"): 0.88,
     ("heldout", "toxichat", "identity_attack"): 0.75,
-    ("cross_domain", "jigsaw", "toxicity"): 0.92,
-    ("cross_domain", "olid", "toxicity"): 0.78,
+    ("cross_domain", "jigsaw", "toxicity"): 0.93,
+    ("cross_domain", "olid", "toxicity"): 0.80,
+    ("cross_domain", "c3", "toxicity"): 0.72,
+    ("cross_domain", "ucc", "toxicity"): 0.76,
 }
 
 
@@ -130,4 +160,6 @@ def test_real_training_meets_floors(tmp_path: Path) -> None:
     metrics = bundle.manifest["metrics"]
     for (block, source, label), floor in FLOORS.items():
         assert metrics[block][source][label]["roc_auc"] >= floor, (block, source, label)
-    assert metrics["olid_subtask_a"]["macro_f1"] >= 0.65
+    assert metrics["olid_subtask_a"]["macro_f1"] >= 0.71
+    assert metrics["toxic_spans_test"]["sentence_roc_auc"] >= 0.87
+    assert metrics["identity_bias"]["toxicity_nonfuzzed_testset"]["roc_auc"] >= 0.90
