@@ -17,6 +17,7 @@ import click
 
 from moderation import schema
 from moderation.errors import InputError, ModerationError
+from moderation.formats import FORMATS
 
 #: Where `moderation train` / `evaluate` look for the labelled datasets by default.
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -72,6 +73,26 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
+def _mappings(
+    column_map: Sequence[str], map_file: Path | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Comment and article column mappings from ``--map-file`` then ``--map`` (which wins)."""
+    from moderation.io import read_column_map
+
+    comments: dict[str, str] = {}
+    articles: dict[str, str] = {}
+    if map_file is not None:
+        loaded = read_column_map(map_file)
+        comments.update(loaded.comments)
+        articles.update(loaded.articles)
+    for canonical, source in _parse_map(column_map).items():
+        if canonical in schema.INPUT_COLUMNS:
+            comments[canonical] = source
+        if canonical in (schema.TITLE, schema.BODY):
+            articles[canonical] = source
+    return comments, articles
+
+
 # Options shared by several commands.
 _datasets_option = click.option(
     "--datasets",
@@ -79,6 +100,27 @@ _datasets_option = click.option(
     default=DEFAULT_DATASETS,
     show_default=True,
     help="Folder of labelled datasets.",
+)
+_format_option = click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["auto", *FORMATS]),
+    default="auto",
+    show_default=True,
+    help="Format of EXPORT; 'auto' recognises WordPress, Disqus and Reddit exports by their "
+    "content and tables by their extension.",
+)
+_map_option = click.option(
+    "--map",
+    "column_map",
+    multiple=True,
+    metavar="CANONICAL=COLUMN[,...]",
+    help="Read a differently named column, e.g. --map text=body,comment_id=id.",
+)
+_map_file_option = click.option(
+    "--map-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML file mapping canonical names to the columns of a dump (see README, Formats).",
 )
 _model_option = click.option(
     "--model",
@@ -114,13 +156,9 @@ _model_option = click.option(
     "queue_target",
     help="Also write the escalated rows, most urgent first, to this .csv/.jsonl file.",
 )
-@click.option(
-    "--map",
-    "column_map",
-    multiple=True,
-    metavar="CANONICAL=COLUMN[,...]",
-    help="Read a differently named column, e.g. --map text=body,comment_id=id.",
-)
+@_map_option
+@_map_file_option
+@_format_option
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the summary.")
 @click.pass_context
 def score(
@@ -132,20 +170,25 @@ def score(
     rules_path: Path | None,
     queue_target: str | None,
     column_map: tuple[str, ...],
+    map_file: Path | None,
+    export_format: str,
     quiet: bool,
 ) -> None:
-    """Score every comment in EXPORT (CSV, JSONL or Parquet) and decide an action.
+    """Score every comment in EXPORT and decide an action.
 
-    Writes one row per input comment, in input order: the input columns, the
-    scores, action, priority, reasons, depth, root_id and problems.
+    EXPORT is a CSV, TSV, JSONL or Parquet table, or a WordPress (WXR), Disqus
+    or Reddit export, whose posts become the articles unless --articles is
+    given. Writes one row per input comment, in input order: the input
+    columns, the scores, action, priority, reasons, depth, root_id and problems.
 
     Example:
 
     \b
         moderation score comments.csv --articles articles.csv -o scored.csv \\
             --queue review.csv
+        moderation score wordpress-export.xml -o scored.csv
     """
-    from moderation.io import read_articles, read_comments, write_table
+    from moderation.io import read_articles, read_export, write_table
     from moderation.moderator import Moderator
     from moderation.review import build_queue
 
@@ -153,11 +196,12 @@ def score(
         raise InputError(
             f"--queue {queue_target}: write the queue to a .csv, .jsonl or .parquet file"
         )
-    mapping = _parse_map(column_map)
-    comment_map = {k: v for k, v in mapping.items() if k in schema.INPUT_COLUMNS}
-    article_map = {k: v for k, v in mapping.items() if k in (schema.TITLE, schema.BODY)}
-    comments = read_comments(export, columns=comment_map or None)
-    article_frame = read_articles(articles, columns=article_map or None) if articles else None
+    comment_map, article_map = _mappings(column_map, map_file)
+    read = read_export(export, format=export_format, columns=comment_map or None)
+    comments = read.comments
+    article_frame = (
+        read_articles(articles, columns=article_map or None) if articles else read.articles
+    )
     moderator = Moderator.load(model_dir, rules=rules_path)
     scored = moderator.score(comments, article_frame)
     queue = build_queue(scored) if queue_target else None
@@ -175,6 +219,59 @@ def score(
         )
         if queue is not None:
             click.echo(f"Review list: {len(queue)} comments → {queue_target}", err=True)
+
+
+@cli.command()
+@click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="Comments file: .csv, .tsv, .jsonl or .parquet (optionally .gz).",
+)
+@click.option(
+    "--articles-output",
+    help="Also write the export's articles (posts, threads, submissions) to this file.",
+)
+@_map_option
+@_map_file_option
+@_format_option
+@click.pass_context
+def convert(
+    ctx: click.Context,
+    export: Path,
+    output: str,
+    articles_output: str | None,
+    column_map: tuple[str, ...],
+    map_file: Path | None,
+    export_format: str,
+) -> None:
+    """Write EXPORT as canonical columns, to inspect what was read or feed other tools.
+
+    Reads any format `moderation score` reads and writes comment_id,
+    thread_id, parent_id, author, text, created_at, the format's own columns
+    (status, text_html, ...) and problems; articles as thread_id, title, body,
+    url, body_html. Streams: a multi-gigabyte export converts in bounded memory.
+
+    Example:
+
+    \b
+        moderation convert disqus-export.xml -o comments.csv \\
+            --articles-output articles.csv
+    """
+    from moderation.io import convert_export
+
+    comment_map, _ = _mappings(column_map, map_file)
+    comments, articles = convert_export(
+        export,
+        output,
+        articles_output=articles_output,
+        format=export_format,
+        columns=comment_map or None,
+    )
+    if not ctx.obj["quiet"]:
+        also = f"; {articles} articles → {articles_output}" if articles_output else ""
+        click.echo(f"Converted {comments} comments → {output}{also}", err=True)
 
 
 @cli.command()

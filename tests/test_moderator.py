@@ -18,8 +18,14 @@ OUTPUT_TAIL = [
     schema.ACTION,
     schema.PRIORITY,
     schema.REASONS,
+    "review_group",
     schema.DEPTH,
     schema.ROOT_ID,
+    "derailed_at",
+    "back_and_forth",
+    "participants",
+    "hostility_trend",
+    "user_directed_insult",
     schema.PROBLEMS,
 ]
 
@@ -87,7 +93,9 @@ texts = st.lists(st.text(max_size=200), min_size=1, max_size=12)
 
 
 @given(texts)
-@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_any_texts_keep_ids_order_and_score_range(moderator: Moderator, values: list[str]) -> None:
     ids = [f"id{i}" for i in range(len(values))]
     scored = moderator.score(pd.DataFrame({"comment_id": ids, "text": values}))

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from moderation import schema
 from moderation.errors import RulesError
-from moderation.rules import Rules, apply_rules, check_rules, check_rules_text, load_rules
+from moderation.rules import (
+    RULE_COLUMNS,
+    Rules,
+    apply_rules,
+    check_rules,
+    check_rules_text,
+    load_rules,
+)
 
 RULES = """\
 version: 1
@@ -38,9 +45,7 @@ rules:
 
 def frame(**columns: list[float]) -> pd.DataFrame:
     n = len(next(iter(columns.values())))
-    base: dict[str, list[float]] = {
-        c: [0.0] * n for c in (*schema.SCORES, "depth", "sibling_index")
-    }
+    base: dict[str, list[float]] = {c: [0.0] * n for c in RULE_COLUMNS}
     base["length"] = [100.0] * n
     base.update(columns)
     return pd.DataFrame(base)
