@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from moderation import Moderator, schema
+from moderation import Moderator, build_queue, schema
 from moderation.io import read_articles, read_comments
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "azerbaijan-csto"
@@ -66,3 +66,22 @@ def test_score_one_matches_the_batch(moderator: Moderator, scored: pd.DataFrame)
     assert one.scores["toxicity"] == pytest.approx(scored.loc["c10", "toxicity"])
     assert one.action != "allow"
     assert one.terms
+
+
+def test_naming_dispute_is_one_derailed_sub_thread(scored: pd.DataFrame) -> None:
+    on_topic = scored.loc[[*ON_TOPIC, "c16"], "derailed_at"]
+    assert (on_topic == "").all(), on_topic
+    chain = scored.loc[DERAILED, "derailed_at"]
+    start = chain[chain != ""].mode().iloc[0]
+    assert start in DERAILED
+    assert (chain == start).mean() >= 0.8, chain
+
+
+def test_derailed_sub_thread_is_one_review_item(scored: pd.DataFrame) -> None:
+    queue = build_queue(scored)
+    items = queue[queue["item_size"] > 1]
+    assert len(items) == 1
+    members = set(items.iloc[0]["item_comments"].split())
+    assert members <= set(DERAILED)
+    assert len(members) >= 0.8 * len(DERAILED)
+    assert "off-topic: similarity to article" in items.iloc[0][schema.REASONS]
