@@ -1,4 +1,4 @@
-"""Thread dynamics: derailed sub-threads and the signals that predict escalation.
+"""Thread dynamics and per-comment signals: derailed sub-threads, escalation predictors.
 
 Sits after the models in the flow (… → scores → **dynamics** → rules). It reads
 scores and thread structure and adds columns the rules can test:
@@ -21,7 +21,10 @@ scores and thread structure and adds columns the rules can test:
 
 These follow the predictors of escalation in the research notes (Liu et al.
 2018: participants, hostility trend, user-directed profanity) and
-AutoModerator-style back-and-forth checks.
+AutoModerator-style back-and-forth checks. `comment_signals` adds the surface,
+author and parent facts rules can test (links, capitals, an author's other
+flagged comments, the parent's scores), the kind AutoModerator and Coral
+rules use.
 """
 
 from __future__ import annotations
@@ -218,3 +221,84 @@ def _trend(
             x = np.arange(len(chain[i]), dtype=float)
             out[i] = float(np.polyfit(x, np.asarray(chain[i]), 1)[0])
     return out
+
+
+# --- per-comment signals ---------------------------------------------------------------------
+
+IS_REPLY = "is_reply"
+LINKS = "links"
+MENTIONS = "mentions"
+CAPS_RATIO = "caps_ratio"
+AUTHOR_COMMENTS = "author_comments"
+AUTHOR_FLAGGED = "author_flagged"
+AUTHOR_FIRST = "author_first"
+AUTHOR_IS_ARTICLE_AUTHOR = "author_is_article_author"
+PARENT_SCORES = tuple(f"parent_{label}" for label in schema.SCORES)
+#: Signals `comment_signals` adds, all numeric, for rules (internal: not in the output).
+SIGNAL_COLUMNS = (
+    IS_REPLY,
+    LINKS,
+    MENTIONS,
+    CAPS_RATIO,
+    AUTHOR_COMMENTS,
+    AUTHOR_FLAGGED,
+    AUTHOR_FIRST,
+    AUTHOR_IS_ARTICLE_AUTHOR,
+    *PARENT_SCORES,
+)
+#: A comment counts towards its author's `author_flagged` from this toxicity on.
+FLAGGED_AT = 0.5
+
+_LINK = re.compile(
+    r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|eu|io|co|info|ru|uk)\b\S*", re.I
+)
+_MENTION = re.compile(r"(?<!\w)@\w+|\bu/\w+")
+
+
+def comment_signals(
+    comments: pd.DataFrame, context: pd.DataFrame, scores: pd.DataFrame
+) -> pd.DataFrame:
+    """Surface, author and parent signals for rules, aligned with ``comments``.
+
+    - ``is_reply`` (0/1), ``links`` and ``mentions`` (counts), ``caps_ratio``
+      (upper-case share of letters, 0 for texts under 10 letters);
+    - ``author_comments``: the author's comments in this export;
+      ``author_flagged``: how many of them reach ``toxicity`` 0.5;
+      ``author_first``: 1 for the author's first comment in the export (input
+      order); ``author_is_article_author``: 1 when the articles file names
+      the author as the article's;
+    - ``parent_<score>``: the parent's scores (NaN for top-level comments).
+    """
+    n = len(comments)
+    texts = comments[schema.TEXT].astype(str)
+    letters = texts.str.count(r"[^\W\d_]")
+    upper = texts.str.count(r"[A-ZÀ-ÖØ-Þ]")
+    caps = np.where(letters >= 10, upper / letters.clip(lower=1), 0.0)
+    authors = (
+        comments[schema.AUTHOR].astype(str)
+        if schema.AUTHOR in comments.columns
+        else pd.Series("", index=comments.index)
+    )
+    known = authors != ""
+    flagged = (scores[schema.TOXICITY].to_numpy(dtype=float) >= FLAGGED_AT).astype(np.int64)
+    by_author = pd.DataFrame({"author": authors.to_numpy(), "flagged": flagged})
+    totals = by_author.groupby("author")["flagged"].agg(["size", "sum"])
+    article_author = context[schema.ARTICLE_AUTHOR].astype(str).to_numpy()
+    parents = resolve_parents(comments)
+    has_parent = (parents >= 0) & (parents != np.arange(n))
+    out: dict[str, object] = {
+        IS_REPLY: (context[schema.DEPTH].to_numpy() > 0).astype(np.int64),
+        LINKS: texts.str.count(_LINK.pattern, flags=re.I).to_numpy(dtype=np.int64),
+        MENTIONS: texts.str.count(_MENTION.pattern).to_numpy(dtype=np.int64),
+        CAPS_RATIO: caps,
+        AUTHOR_COMMENTS: np.where(known, authors.map(totals["size"]).fillna(0), 0).astype(np.int64),
+        AUTHOR_FLAGGED: np.where(known, authors.map(totals["sum"]).fillna(0), 0).astype(np.int64),
+        AUTHOR_FIRST: (known & ~authors.duplicated()).to_numpy(dtype=np.int64),
+        AUTHOR_IS_ARTICLE_AUTHOR: (
+            known.to_numpy() & (article_author != "") & (authors.to_numpy() == article_author)
+        ).astype(np.int64),
+    }
+    for label, column in zip(schema.SCORES, PARENT_SCORES, strict=True):
+        values = scores[label].to_numpy(dtype=float)
+        out[column] = np.where(has_parent, values[np.maximum(parents, 0)], np.nan)
+    return pd.DataFrame(out, index=comments.index)

@@ -26,6 +26,7 @@ from moderation.dynamics import (
     HOSTILITY_TREND,
     PARTICIPANTS,
     USER_DIRECTED_INSULT,
+    comment_signals,
     thread_dynamics,
 )
 from moderation.rules import Rules, apply_rules, load_rules
@@ -124,10 +125,18 @@ class Moderator:
         scores = hostility.assign(**{schema.OFF_TOPIC: similarity[schema.OFF_TOPIC]})
         dynamics = thread_dynamics(valid, scores)
 
+        signals = comment_signals(valid, context, scores)
         facts = pd.concat(
-            [scores, context, similarity.drop(columns=schema.OFF_TOPIC), dynamics], axis=1
+            [scores, context, similarity.drop(columns=schema.OFF_TOPIC), dynamics, signals], axis=1
         )
         facts["length"] = texts.str.len()
+        facts[schema.TEXT] = texts
+        facts[schema.AUTHOR] = (
+            valid[schema.AUTHOR].astype(str) if schema.AUTHOR in valid.columns else ""
+        )
+        for column in valid.columns:  # input columns rules may scope on (thread_id, site, ...)
+            if column not in facts.columns:
+                facts[column] = valid[column]
         decisions = apply_rules(facts, self.rules)
         decisions[schema.REASONS] = self._explain(valid, facts, decisions)
 

@@ -31,10 +31,9 @@ rule silently match nothing.
 from __future__ import annotations
 
 import difflib
-import operator
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -45,7 +44,18 @@ import pandas as pd
 import yaml
 
 from moderation import schema
-from moderation.dynamics import DERAILED_AT
+from moderation.conditions import (
+    TEXT_KINDS,
+    All,
+    Any_,
+    Condition,
+    InSet,
+    Not,
+    Range,
+    TextMatch,
+    compile_safe,
+)
+from moderation.dynamics import DERAILED_AT, SIGNAL_COLUMNS
 from moderation.dynamics import RULE_COLUMNS as DYNAMICS_RULE_COLUMNS
 from moderation.errors import RulesError
 
@@ -59,86 +69,20 @@ RULE_COLUMNS = (
     "sim_parent",
     "sim_thread",
     *DYNAMICS_RULE_COLUMNS,
+    *SIGNAL_COLUMNS,
 )
-RULE_KEYS = ("name", "when", "action", "priority", "reason", "group")
+#: Text columns a rule may match with includes-word, regex, ...
+TEXT_COLUMNS = (schema.TEXT, schema.AUTHOR, schema.PARENT_TEXT, schema.ARTICLE_TITLE)
+#: Option keys of a text condition besides its one match kind.
+TEXT_OPTIONS = ("case-sensitive",)
+WORDS_FILE = "words-file"
+RULE_KEYS = ("name", "when", "action", "priority", "reason", "group", "scope")
 #: How a rule's escalations reach the queue: one item per comment or per derailed sub-thread.
 GROUPS = ("comment", "subthread")
 REVIEW_GROUP = "review_group"
 COMBINATORS = ("all", "any", "not")
 
-_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    "<": operator.lt,
-}
 _RANGE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?|-?\.\d+)\s*$")
-
-
-# --- conditions ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Range:
-    """``column`` compared with one bound, or inside an inclusive ``[low, high]``."""
-
-    column: str
-    op: str
-    value: float
-    high: float | None = None
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        values = pd.to_numeric(frame[self.column], errors="coerce").to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            if self.high is not None:
-                hit = (values >= self.value) & (values <= self.high)
-            else:
-                hit = _COMPARISONS[self.op](values, self.value)
-        return np.asarray(hit & ~np.isnan(values), dtype=bool)
-
-    def columns(self) -> list[str]:
-        return [self.column]
-
-
-@dataclass(frozen=True)
-class All:
-    """Every part holds."""
-
-    parts: tuple[Condition, ...]
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        masks = [part.mask(frame) for part in self.parts]
-        return np.logical_and.reduce(masks) if masks else np.ones(len(frame), dtype=bool)
-
-    def columns(self) -> list[str]:
-        return [c for p in self.parts for c in p.columns()]
-
-
-@dataclass(frozen=True)
-class Any_(All):
-    """At least one part holds."""
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        masks = [part.mask(frame) for part in self.parts]
-        return np.logical_or.reduce(masks) if masks else np.zeros(len(frame), dtype=bool)
-
-
-@dataclass(frozen=True)
-class Not:
-    """The part does not hold."""
-
-    part: Condition
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        return ~self.part.mask(frame)
-
-    def columns(self) -> list[str]:
-        return self.part.columns()
-
-
-Condition = Range | All | Any_ | Not
 
 
 @dataclass(frozen=True)
@@ -151,15 +95,26 @@ class Rule:
     priority: int = 0
     reason: str = ""
     group: str = "comment"
+    scope_columns: tuple[str, ...] = ()
     line: int = 0
     column: int = 0
 
     def describe(self, row: Mapping[str, Any]) -> str:
-        """The reason text for one matched row, followed by the values that matched."""
-        values = {c: row.get(c) for c in dict.fromkeys(self.when.columns())}
-        text = self.reason.format(**values) if self.reason else self.name
-        shown = ", ".join(f"{c} {_fmt(v)}" for c, v in values.items())
-        return f"{text} [{self.name}: {shown}]"
+        """The reason text for one matched row, followed by the values that matched.
+
+        Text conditions show the piece of text that matched (also available to
+        the reason as ``{match}``), never the whole comment.
+        """
+        record = dict(row)
+        columns = dict.fromkeys(self.when.columns())
+        values = {c: record.get(c) for c in columns if c not in TEXT_COLUMNS}
+        found = self.when.matched(record)
+        match = ", ".join(f"'{m}'" for m in dict.fromkeys(found))
+        text = self.reason.format(**values, match=match) if self.reason else self.name
+        shown = [f"{c} {_fmt(v)}" for c, v in values.items() if c not in self.scope_columns]
+        if match:
+            shown.append(f"matched {match}")
+        return f"{text} [{self.name}: {', '.join(shown)}]"
 
 
 def _fmt(value: Any) -> str:
@@ -228,8 +183,9 @@ class RuleProblem:
 class _Parser:
     """Builds :class:`Rules` from loaded YAML, collecting every problem on the way."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base_dir: Path | None = None) -> None:
         self.source = source
+        self.base_dir = base_dir or Path.cwd()
         self.problems: list[RuleProblem] = []
 
     def problem(self, where: tuple[int, int], message: str) -> None:
@@ -298,11 +254,13 @@ class _Parser:
         group = item.get("group", "comment")
         if group not in GROUPS:
             self.problem(item.positions["group"], self.unknown(group, GROUPS, "group"))
-        if len(self.problems) > before or when is None:
+        scope = self.scope(item["scope"], item.positions["scope"]) if "scope" in item else ()
+        if len(self.problems) > before or when is None or scope is None:
             return None
         return Rule(
             name=str(name),
-            when=when,
+            when=All((*scope, when)) if scope else when,
+            scope_columns=tuple(c.column for c in scope),
             action=schema.Action(str(action)),
             priority=int(priority),
             reason=reason,
@@ -338,10 +296,11 @@ class _Parser:
                 parts.append(None if sub is None else Not(sub))
             elif key in RULE_COLUMNS:
                 parts.append(self.range(str(key), value, at))
+            elif key in TEXT_COLUMNS:
+                parts.append(self.text(str(key), value, at))
             else:
-                self.problem(
-                    at, self.unknown(key, (*COMBINATORS, *RULE_COLUMNS), "column or operator")
-                )
+                known = (*COMBINATORS, *TEXT_COLUMNS, *RULE_COLUMNS)
+                self.problem(at, self.unknown(key, known, "column or operator"))
                 parts.append(None)
         if any(p is None for p in parts):
             return None
@@ -370,8 +329,86 @@ class _Parser:
         )
         return None
 
+    def text(self, column: str, value: Any, where: tuple[int, int]) -> TextMatch | None:
+        """``text: {includes-word: [...], case-sensitive: false}`` and the other match kinds."""
+        kinds = (*TEXT_KINDS, WORDS_FILE)
+        if not isinstance(value, _Located):
+            self.problem(where, f"'{column}' needs a mapping such as {{includes-word: [idiot]}}")
+            return None
+        for key in value:
+            if key not in (*kinds, *TEXT_OPTIONS):
+                self.problem(
+                    value.positions[key], self.unknown(key, (*kinds, *TEXT_OPTIONS), "match kind")
+                )
+        chosen = [k for k in value if k in kinds]
+        if len(chosen) != 1:
+            self.problem(where, f"'{column}' needs exactly one of {', '.join(kinds)}")
+            return None
+        kind, at = chosen[0], value.positions[chosen[0]]
+        sensitive = value.get("case-sensitive", False)
+        if not isinstance(sensitive, bool):
+            self.problem(
+                value.positions["case-sensitive"], "'case-sensitive' must be true or false"
+            )
+            return None
+        raw = value[kind]
+        items = raw if isinstance(raw, list) else [raw]
+        if not items or not all(isinstance(i, str) and i != "" for i in items):
+            self.problem(at, f"'{kind}' needs a non-empty string or list of non-empty strings")
+            return None
+        if kind == WORDS_FILE:
+            words = [w for f in items for w in self.words(f, at)]
+            if not words:
+                return None
+            kind, items = "includes-word", words
+        condition = TextMatch(column, kind, tuple(items), case_sensitive=sensitive)
+        try:
+            if kind == "regex":
+                for pattern in items:
+                    compile_safe(pattern)
+            condition.regex()
+        except ValueError as exc:
+            self.problem(at, f"{kind} for '{column}': {exc}")
+            return None
+        return condition
+
+    def words(self, name: str, where: tuple[int, int]) -> list[str]:
+        """A word list: one word or phrase per line; blank lines and ``#`` comments skipped."""
+        path = (self.base_dir / name).resolve()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            self.problem(where, f"words file not found: {path}")
+            return []
+        except (UnicodeDecodeError, OSError) as exc:
+            self.problem(where, f"cannot read words file {path}: {exc}")
+            return []
+        words = [line.split("#", 1)[0].strip() for line in lines]
+        found = [w for w in words if w]
+        if not found:
+            self.problem(where, f"words file {path} has no words")
+        return found
+
+    def scope(self, node: Any, where: tuple[int, int]) -> tuple[InSet, ...] | None:
+        """``scope: {thread_id: [a, b], site: news}``: the rule applies only to those rows."""
+        if not isinstance(node, _Located) or not node:
+            self.problem(where, "'scope' needs a mapping of column: value or list of values")
+            return None
+        out = []
+        for key, value in node.items():
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(
+                isinstance(v, str | int) and not isinstance(v, bool) for v in values
+            ):
+                self.problem(
+                    node.positions[key], f"scope '{key}' needs a value or a list of values"
+                )
+                return None
+            out.append(InSet(str(key), frozenset(str(v) for v in values)))
+        return tuple(out)
+
     def reason_fields(self, reason: str, when: Condition, where: tuple[int, int]) -> None:
-        allowed = set(RULE_COLUMNS)
+        allowed = {*RULE_COLUMNS, "match"}
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(reason) if f is not None]
         except ValueError as exc:
@@ -380,13 +417,22 @@ class _Parser:
         for name in fields:
             if name not in allowed:
                 self.problem(where, self.unknown(name, sorted(allowed), "placeholder"))
+            elif name == "match":
+                if not any(c in TEXT_COLUMNS for c in when.columns()):
+                    self.problem(where, "placeholder '{match}' needs a text condition in 'when'")
             elif name not in when.columns():
                 self.problem(where, f"placeholder '{{{name}}}' is not tested by this rule's 'when'")
 
 
-def check_rules_text(text: str, source: str = "<rules>") -> tuple[Rules, list[RuleProblem]]:
-    """Parse rules from YAML text; return what parsed and every problem found."""
-    parser = _Parser(source)
+def check_rules_text(
+    text: str, source: str = "<rules>", *, base_dir: Path | None = None
+) -> tuple[Rules, list[RuleProblem]]:
+    """Parse rules from YAML text; return what parsed and every problem found.
+
+    ``base_dir`` is where ``words-file`` paths are looked up (the rules
+    file's directory; the current directory by default).
+    """
+    parser = _Parser(source, base_dir)
     try:
         data = yaml.load(text, Loader=_LocatingLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -402,7 +448,7 @@ def check_rules_text(text: str, source: str = "<rules>") -> tuple[Rules, list[Ru
 
 def check_rules(path: str | Path) -> list[RuleProblem]:
     """Every problem in the rules file at ``path`` (empty when it is valid)."""
-    return check_rules_text(_read(path), str(path))[1]
+    return check_rules_text(_read(path), str(path), base_dir=Path(path).parent)[1]
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
@@ -418,7 +464,8 @@ def load_rules(path: str | Path | None = None) -> Rules:
         source = "default rules (moderation/defaults/rules.yaml)"
     else:
         text, source = _read(path), str(path)
-    rules, problems = check_rules_text(text, source)
+    base = Path(path).parent if path is not None else None
+    rules, problems = check_rules_text(text, source, base_dir=base)
     if problems:
         raise RulesError("\n".join(str(p) for p in problems))
     return rules

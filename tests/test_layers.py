@@ -26,6 +26,7 @@ LAYERS = [
     "offtopic",
     "bundle",
     "dynamics",
+    "conditions",
     "rules",
     "review",
     "moderator",
