@@ -122,3 +122,45 @@ def test_any_parent_links_terminate_and_keep_rows(links: list[int], data: st.Dat
     assert list(out.columns) == list(DYNAMICS_COLUMNS)
     assert len(out) == n
     assert set(out["derailed_at"]) <= {"", *ids}
+
+
+def test_comment_signals() -> None:
+    from moderation.dynamics import comment_signals
+    from moderation.schema import validate_comments
+    from moderation.thread import attach_context
+
+    comments = validate_comments(
+        pd.DataFrame(
+            {
+                "comment_id": ["a", "b", "c", "d"],
+                "thread_id": ["t"] * 4,
+                "parent_id": ["", "a", "a", "b"],
+                "author": ["writer", "x", "x", ""],
+                "text": [
+                    "See https://example.org and @bob",
+                    "THIS IS ALL SHOUTING HERE",
+                    "calm words",
+                    "short",
+                ],
+            }
+        )
+    )
+    articles = pd.DataFrame(
+        {"thread_id": ["t"], "title": ["T"], "body": ["B"], "author": ["writer"]}
+    )
+    scores = pd.DataFrame(
+        {label: [0.1, 0.9, 0.2, 0.3] for label in ("toxicity", "severe_toxicity", "insult")}
+        | {label: [0.0] * 4 for label in ("threat", "identity_attack", "profanity", "off_topic")}
+    )
+    out = comment_signals(comments, attach_context(comments, articles), scores)
+    assert out["is_reply"].tolist() == [0, 1, 1, 1]
+    assert out["links"].tolist() == [1, 0, 0, 0]
+    assert out["mentions"].tolist() == [1, 0, 0, 0]
+    assert out["caps_ratio"].iloc[1] == 1.0
+    assert out["caps_ratio"].iloc[3] == 0.0  # too short to judge
+    assert out["author_comments"].tolist() == [1, 2, 2, 0]
+    assert out["author_flagged"].tolist() == [0, 1, 1, 0]
+    assert out["author_first"].tolist() == [1, 1, 0, 0]
+    assert out["author_is_article_author"].tolist() == [1, 0, 0, 0]
+    assert np.isnan(out["parent_toxicity"].iloc[0])
+    assert out["parent_toxicity"].tolist()[1:] == [0.1, 0.1, 0.9]
