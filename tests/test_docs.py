@@ -40,3 +40,16 @@ def test_top_level_help_lists_commands() -> None:
     assert result.exit_code == 0
     for name in cli.commands:
         assert name in result.output
+
+
+def test_readme_rules_examples_are_valid(tmp_path: Path) -> None:
+    import re
+
+    from moderation.rules import check_rules_text
+
+    (tmp_path / "banned.txt").write_text("idiot\n", encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        _, problems = check_rules_text(block, "README.md", base_dir=tmp_path)
+        assert problems == [], block
