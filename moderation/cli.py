@@ -21,6 +21,10 @@ from moderation.formats import FORMATS
 
 #: Where `moderation train` / `evaluate` look for the labelled datasets by default.
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+#: Review queue of `moderation review` when neither --queue nor MODERATION_QUEUE is given
+#: (same value as `moderation.reviewqueue.DEFAULT_QUEUE_URL`; kept literal so that --help
+#: does not import SQLAlchemy).
+DEFAULT_QUEUE = "sqlite:///moderation-queue.db"
 
 
 class _Group(click.Group):
@@ -154,7 +158,10 @@ _model_option = click.option(
 @click.option(
     "--queue",
     "queue_target",
-    help="Also write the escalated rows, most urgent first, to this .csv/.jsonl file.",
+    metavar="FILE|URL",
+    help="Also queue the escalated rows, most urgent first: a .csv/.jsonl/.parquet file, or a "
+    "review queue database (sqlite:///queue.db, postgresql://user@host/db) that re-scoring "
+    "updates without duplicates.",
 )
 @_map_option
 @_map_file_option
@@ -186,16 +193,26 @@ def score(
     \b
         moderation score comments.csv --articles articles.csv -o scored.csv \\
             --queue review.csv
+        moderation score comments.csv -o scored.csv --queue sqlite:///queue.db
         moderation score wordpress-export.xml -o scored.csv
     """
     from moderation.io import read_articles, read_export, write_table
     from moderation.moderator import Moderator
     from moderation.review import build_queue
+    from moderation.reviewqueue import ReviewQueue, is_database_url, safe_url
 
-    if queue_target and Path(queue_target).suffix.lower() not in (".csv", ".jsonl", ".parquet"):
+    database = is_database_url(queue_target) if queue_target else False
+    if (
+        queue_target
+        and not database
+        and Path(queue_target).suffix.lower() not in (".csv", ".jsonl", ".parquet")
+    ):
         raise InputError(
-            f"--queue {queue_target}: write the queue to a .csv, .jsonl or .parquet file"
+            f"--queue {safe_url(queue_target)}: write the queue to a .csv, .jsonl or .parquet "
+            "file, or a database URL (sqlite:///queue.db, postgresql://user@host/db)"
         )
+    # Open the database before scoring: a bad URL or a server that is down fails fast.
+    review_db = ReviewQueue(queue_target) if database and queue_target else None
     comment_map, article_map = _mappings(column_map, map_file)
     read = read_export(export, format=export_format, columns=comment_map or None)
     comments = read.comments
@@ -204,10 +221,15 @@ def score(
     )
     moderator = Moderator.load(model_dir, rules=rules_path)
     scored = moderator.score(comments, article_frame)
-    queue = build_queue(scored) if queue_target else None
+    queue = build_queue(scored) if queue_target and review_db is None else None
     write_table(scored, output)
     if queue is not None and queue_target:
         write_table(queue, queue_target)
+    added = None
+    if review_db is not None:
+        thresholds = {**moderator.bundle.thresholds, schema.OFF_TOPIC: 0.5}
+        with review_db:
+            added = review_db.add(scored, thresholds=thresholds)
     if not (quiet or ctx.obj["quiet"]):
         counts = scored[schema.ACTION].value_counts()
         summary = ", ".join(f"{a.value} {int(counts.get(a.value, 0))}" for a in schema.Action)
@@ -219,6 +241,13 @@ def score(
         )
         if queue is not None:
             click.echo(f"Review list: {len(queue)} comments → {queue_target}", err=True)
+        if added is not None and review_db is not None:
+            click.echo(
+                f"Review queue {review_db.display_url}: {added.items} items "
+                f"({added.added} new, {added.updated} updated, "
+                f"{added.already_decided} already decided).",
+                err=True,
+            )
 
 
 @cli.command()
@@ -290,14 +319,74 @@ def convert(
     is_flag=True,
     help="Also train on non-commercial / unlicensed sets (research bundle; do not ship).",
 )
-def train(datasets: Path, out_dir: Path, seed: int, include_restricted: bool) -> None:
+@click.option(
+    "--feedback",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Labelled decisions from `moderation review export-labels`: retrain --model on the "
+    "datasets plus these, and compare old and new on held-out threads.",
+)
+@click.option(
+    "--feedback-weight",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Weight of one decision relative to one dataset row.",
+)
+@click.option(
+    "--heldout-thread",
+    "heldout_threads",
+    multiple=True,
+    help="With --feedback: hold out the decisions of this thread (repeatable) "
+    "[default: a quarter of the threads, by hash].",
+)
+@_model_option
+def train(
+    datasets: Path,
+    out_dir: Path,
+    seed: int,
+    include_restricted: bool,
+    feedback: Path | None,
+    feedback_weight: float,
+    heldout_threads: tuple[str, ...],
+    model_dir: Path | None,
+) -> None:
     """Train a model bundle on the labelled datasets and record held-out metrics.
+
+    With --feedback, retrain the bundle given by --model (default: the bundled
+    one) on the datasets plus moderators' decisions, and print the old and new
+    model side by side on decisions from threads neither trained on.
 
     Example:
 
     \b
         moderation train --datasets ../shared/datasets -o models/my-model
+        moderation train --datasets ../shared/datasets -o models/retrained \\
+            --feedback labels.csv --feedback-weight 3
     """
+    if feedback is not None:
+        from moderation.feedback import retrain_with_feedback
+
+        report = retrain_with_feedback(
+            datasets,
+            feedback,
+            out_dir,
+            base=model_dir,
+            weight=feedback_weight,
+            seed=seed,
+            include_restricted=include_restricted,
+            heldout_threads=list(heldout_threads) or None,
+        )
+        click.echo(
+            f"Wrote {report.bundle.path}: trained on {report.train_decisions} decisions "
+            f"(weight {report.weight:g}); {report.heldout_decisions} held out from "
+            f"{len(report.heldout_threads)} thread(s).",
+            err=True,
+        )
+        if report.comparison.empty:
+            click.echo("No held-out decisions to compare old and new on.", err=True)
+        else:
+            click.echo(report.table())
+        return
     from moderation.train import train_bundle
 
     bundle = train_bundle(datasets, out_dir, seed=seed, include_restricted=include_restricted)
@@ -361,6 +450,243 @@ def rules_check(path: Path) -> None:
     if problems:
         raise SystemExit(1)
     click.echo(f"{path}: {len(load_rules(path).rules)} rules, no problems.")
+
+
+_queue_url_option = click.option(
+    "--queue",
+    "queue_url",
+    envvar="MODERATION_QUEUE",
+    default=DEFAULT_QUEUE,
+    show_default=True,
+    metavar="URL",
+    help="Review queue database: sqlite:///queue.db or postgresql://user@host/db "
+    "(environment: MODERATION_QUEUE).",
+)
+
+
+@cli.group(cls=_Group)
+def review() -> None:
+    """Decide the items of a review queue database and export the decisions.
+
+    Fill the queue with `moderation score EXPORT --queue sqlite:///queue.db`.
+
+    Example:
+
+    \b
+        moderation review list --queue sqlite:///queue.db
+        moderation review decide 3 --reject --moderator ana --queue sqlite:///queue.db
+    """
+
+
+@review.command("list")
+@_queue_url_option
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "approved", "rejected", "relabelled", "all"]),
+    default="pending",
+    show_default=True,
+    help="Only items with this status.",
+)
+@click.option(
+    "--action",
+    type=click.Choice([a.value for a in schema.Action if a is not schema.Action.ALLOW]),
+    help="Only items with this action.",
+)
+@click.option("--min-priority", type=int, help="Only items with at least this priority.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def review_list(
+    queue_url: str, status: str, action: str | None, min_priority: int | None, limit: int
+) -> None:
+    """List queue items, highest priority first.
+
+    Example:
+
+    \b
+        moderation review list --status pending --min-priority 50 --queue sqlite:///queue.db
+    """
+    from moderation.reviewqueue import ReviewQueue
+
+    with ReviewQueue(queue_url, create=False) as queue:
+        found = queue.list_items(
+            status=None if status == "all" else status,
+            action=action,
+            min_priority=min_priority,
+            limit=limit,
+        )
+    if found.empty:
+        click.echo(f"No {'' if status == 'all' else status + ' '}items.", err=True)
+        return
+    click.echo(
+        f"{'ID':>5}  {'STATUS':<10} {'ACTION':<6} {'PRIO':>4} {'SCORE':>5} {'SIZE':>4}  TEXT"
+    )
+    for row in found.to_dict("records"):
+        click.echo(
+            f"{row['id']:>5}  {row['status']:<10} {row['action']:<6} {row['priority']:>4} "
+            f"{row['top_score']:>5.2f} {row['item_size']:>4}  "
+            f"{row['comment_id']}: {_excerpt(row['text'], 60)}"
+        )
+
+
+def _excerpt(text: str, width: int) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@review.command("show")
+@click.argument("item_id", type=int)
+@_queue_url_option
+def review_show(item_id: int, queue_url: str) -> None:
+    """Show an item: its comments with scores, reasons, parent text, and its history.
+
+    Example:
+
+    \b
+        moderation review show 3 --queue sqlite:///queue.db
+    """
+    from moderation.reviewqueue import ReviewQueue
+
+    with ReviewQueue(queue_url, create=False) as queue:
+        found = queue.item(item_id)
+    item = found.item
+    kind = (
+        f"derailed sub-thread of {item['item_size']} comments from {item['comment_id']}"
+        if item["kind"] == "subthread"
+        else f"comment {item['comment_id']}"
+    )
+    lines = [
+        f"Item {item['id']}: {item['status']} (version {item['version']}), action "
+        f"{item['action']}, priority {item['priority']}",
+        f"Thread {item['thread_id']}: {kind}",
+        f"Flagged labels: {item['flagged'] or 'none'}",
+        f"Reasons: {item['reasons']}",
+    ]
+    if item["decision"]:
+        labels = ",".join(f"{k}={v}" for k, v in item["labels"].items())
+        lines.append(
+            f"Decision: {item['decision']}{' ' + labels if labels else ''} by "
+            f"{item['decided_by']} at {item['decided_at']:%Y-%m-%d %H:%M:%S} UTC"
+            + (f" ({item['note']})" if item["note"] else "")
+        )
+    for member in found.comments.to_dict("records"):
+        scores = ", ".join(
+            f"{name} {member[name]:.2f}"
+            for name in schema.SCORES
+            if member[name] is not None and member[name] == member[name]
+        )
+        lines += ["", f"── {member['comment_id']} by {member['author'] or '(unknown)'}"]
+        if member["parent_id"]:
+            lines.append(
+                f"   in reply to {member['parent_id']}: {_excerpt(member['parent_text'], 100)}"
+            )
+        lines += [f"   {line}" for line in str(member["text"]).splitlines() or [""]]
+        lines.append(f"   scores: {scores}")
+        lines.append(f"   {member['action']} ({member['priority']}): {member['reasons']}")
+    if found.history:
+        lines += ["", "History:"]
+        for record in found.history:
+            labels = ",".join(f"{k}={v}" for k, v in record.labels.items())
+            lines.append(
+                f"  {record.decided_at:%Y-%m-%d %H:%M:%S} {record.moderator}: {record.decision}"
+                f"{' ' + labels if labels else ''} → {record.outcome} ({record.detail})"
+                + (f" — {record.note}" if record.note else "")
+            )
+    click.echo("\n".join(lines))
+
+
+def _parse_labels(value: str) -> dict[str, int]:
+    """``toxicity=0,insult=1`` → ``{"toxicity": 0, "insult": 1}``."""
+    labels: dict[str, int] = {}
+    for pair in filter(None, (p.strip() for p in value.split(","))):
+        name, sep, raw = pair.partition("=")
+        if not sep or raw.strip() not in ("0", "1"):
+            raise click.BadParameter(f"'{pair}' is not LABEL=0 or LABEL=1", param_hint="--relabel")
+        labels[name.strip()] = int(raw)
+    if not labels:
+        raise click.BadParameter("give at least one LABEL=0/1", param_hint="--relabel")
+    return labels
+
+
+@review.command("decide")
+@click.argument("item_id", type=int)
+@click.option("--approve", is_flag=True, help="The escalation was wrong.")
+@click.option("--reject", is_flag=True, help="The escalation was right.")
+@click.option(
+    "--relabel",
+    metavar="LABEL=0|1[,...]",
+    help="State the labels yourself, e.g. toxicity=0,insult=1,off_topic=1.",
+)
+@click.option(
+    "--moderator", envvar="MODERATION_MODERATOR", required=True, help="Who decides (audit trail)."
+)
+@click.option("--note", default="", help="Why (kept in the audit trail).")
+@click.option("--override", is_flag=True, help="Replace an earlier decision on this item.")
+@_queue_url_option
+def review_decide(
+    item_id: int,
+    approve: bool,
+    reject: bool,
+    relabel: str | None,
+    moderator: str,
+    note: str,
+    override: bool,
+    queue_url: str,
+) -> None:
+    """Approve, reject or relabel an item; the first decision committed wins.
+
+    A decision on an item someone else already decided is recorded in the
+    audit trail but not applied (exit status 1), unless --override is given.
+
+    Example:
+
+    \b
+        moderation review decide 3 --approve --moderator ana --note "quoting, not insulting"
+        moderation review decide 4 --relabel insult=1,toxicity=1 --moderator ben
+    """
+    from moderation.reviewqueue import APPROVE, REJECT, RELABEL, ReviewQueue
+
+    if approve + reject + (relabel is not None) != 1:
+        raise click.UsageError("give exactly one of --approve, --reject or --relabel")
+    labels = _parse_labels(relabel) if relabel is not None else None
+    decision = RELABEL if relabel is not None else APPROVE if approve else REJECT
+    with ReviewQueue(queue_url, create=False) as queue:
+        record = queue.decide(
+            item_id, decision, moderator=moderator, labels=labels, note=note, override=override
+        )
+    click.echo(f"Item {item_id}: {record.detail} by {moderator}.", err=True)
+
+
+@review.command("export-labels")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="Labelled comments: .csv, .jsonl or .parquet (train with `train --feedback`).",
+)
+@_queue_url_option
+def review_export_labels(output: str, queue_url: str) -> None:
+    """Write the decided items' comments as labelled training data.
+
+    approve → the flagged labels are 0, reject → they are 1, relabel → the
+    moderator's labels; every other label is empty (unknown). Columns:
+    comment_id, thread_id, text, parent_text, decision, moderator, ... then
+    toxicity ... profanity, off_topic.
+
+    Example:
+
+    \b
+        moderation review export-labels -o labels.csv --queue sqlite:///queue.db
+    """
+    from moderation.io import write_table
+    from moderation.reviewqueue import ReviewQueue
+
+    with ReviewQueue(queue_url, create=False) as queue:
+        labelled = queue.export_labels()
+    write_table(labelled, output)
+    click.echo(
+        f"Exported {len(labelled)} labelled comments from "
+        f"{labelled['item_id'].nunique()} decided items → {output}",
+        err=True,
+    )
 
 
 def main() -> None:

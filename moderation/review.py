@@ -1,8 +1,8 @@
 """The review list: escalated comments, most urgent first, a derailed sub-thread as one item.
 
-Last step of the flow (… → rules → **review queue** → write). It reads the
-decision columns only. This release writes the queue to a CSV / JSONL /
-Parquet file; database-backed queues extend the same step.
+Last step of the flow (… → rules → **review list** → write). It reads the
+decision columns only. The list is written to a CSV / JSONL / Parquet file, or
+kept in a database by `moderation.reviewqueue`, which builds its items here.
 """
 
 from __future__ import annotations

@@ -29,8 +29,10 @@ LAYERS = [
     "conditions",
     "rules",
     "review",
+    "reviewqueue",
     "moderator",
     "train",
+    "feedback",
     "evaluate",
     "cli",
 ]
