@@ -220,7 +220,8 @@ def score(
         read_articles(articles, columns=article_map or None) if articles else read.articles
     )
     moderator = Moderator.load(model_dir, rules=rules_path)
-    scored = moderator.score(comments, article_frame)
+    history = review_db.author_history() if review_db is not None else None
+    scored = moderator.score(comments, article_frame, author_history=history)
     queue = build_queue(scored) if queue_target and review_db is None else None
     write_table(scored, output)
     if queue is not None and queue_target:

@@ -233,6 +233,8 @@ AUTHOR_COMMENTS = "author_comments"
 AUTHOR_FLAGGED = "author_flagged"
 AUTHOR_FIRST = "author_first"
 AUTHOR_IS_ARTICLE_AUTHOR = "author_is_article_author"
+AUTHOR_QUEUE_ESCALATED = "author_queue_escalated"
+AUTHOR_QUEUE_REJECTED = "author_queue_rejected"
 PARENT_SCORES = tuple(f"parent_{label}" for label in schema.SCORES)
 #: Signals `comment_signals` adds, all numeric, for rules (internal: not in the output).
 SIGNAL_COLUMNS = (
@@ -244,6 +246,8 @@ SIGNAL_COLUMNS = (
     AUTHOR_FLAGGED,
     AUTHOR_FIRST,
     AUTHOR_IS_ARTICLE_AUTHOR,
+    AUTHOR_QUEUE_ESCALATED,
+    AUTHOR_QUEUE_REJECTED,
     *PARENT_SCORES,
 )
 #: A comment counts towards its author's `author_flagged` from this toxicity on.
@@ -256,7 +260,11 @@ _MENTION = re.compile(r"(?<!\w)@\w+|\bu/\w+")
 
 
 def comment_signals(
-    comments: pd.DataFrame, context: pd.DataFrame, scores: pd.DataFrame
+    comments: pd.DataFrame,
+    context: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    author_history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Surface, author and parent signals for rules, aligned with ``comments``.
 
@@ -267,6 +275,9 @@ def comment_signals(
       ``author_first``: 1 for the author's first comment in the export (input
       order); ``author_is_article_author``: 1 when the articles file names
       the author as the article's;
+    - ``author_queue_escalated`` / ``author_queue_rejected``: the author's
+      comments already escalated into / rejected in the review queue, from
+      ``author_history`` (``author``, ``escalated``, ``rejected``; 0 without it);
     - ``parent_<score>``: the parent's scores (NaN for top-level comments).
     """
     n = len(comments)
@@ -298,6 +309,16 @@ def comment_signals(
             known.to_numpy() & (article_author != "") & (authors.to_numpy() == article_author)
         ).astype(np.int64),
     }
+    for column, source in (
+        (AUTHOR_QUEUE_ESCALATED, "escalated"),
+        (AUTHOR_QUEUE_REJECTED, "rejected"),
+    ):
+        counts = (
+            author_history.set_index("author")[source]
+            if author_history is not None and not author_history.empty
+            else pd.Series(dtype="int64")
+        )
+        out[column] = np.where(known, authors.map(counts).fillna(0), 0).astype(np.int64)
     for label, column in zip(schema.SCORES, PARENT_SCORES, strict=True):
         values = scores[label].to_numpy(dtype=float)
         out[column] = np.where(has_parent, values[np.maximum(parents, 0)], np.nan)

@@ -93,7 +93,13 @@ class Moderator:
         """The same model with other rules."""
         return replace(self, rules=rules if isinstance(rules, Rules) else load_rules(rules))
 
-    def score(self, comments: pd.DataFrame, articles: pd.DataFrame | None = None) -> pd.DataFrame:
+    def score(
+        self,
+        comments: pd.DataFrame,
+        articles: pd.DataFrame | None = None,
+        *,
+        author_history: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         """Score every comment and decide what to do with it.
 
         Parameters
@@ -103,6 +109,10 @@ class Moderator:
             extra columns pass through untouched.
         articles
             Optional ``thread_id``, ``title``, ``body`` per thread, used for ``off_topic``.
+        author_history
+            Optional ``author``, ``escalated``, ``rejected`` counts from the review
+            queue (:meth:`moderation.reviewqueue.ReviewQueue.author_history`), for
+            rules on an author's history.
 
         Returns
         -------
@@ -125,7 +135,7 @@ class Moderator:
         scores = hostility.assign(**{schema.OFF_TOPIC: similarity[schema.OFF_TOPIC]})
         dynamics = thread_dynamics(valid, scores)
 
-        signals = comment_signals(valid, context, scores)
+        signals = comment_signals(valid, context, scores, author_history=author_history)
         facts = pd.concat(
             [scores, context, similarity.drop(columns=schema.OFF_TOPIC), dynamics, signals], axis=1
         )

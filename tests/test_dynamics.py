@@ -164,3 +164,34 @@ def test_comment_signals() -> None:
     assert out["author_is_article_author"].tolist() == [1, 0, 0, 0]
     assert np.isnan(out["parent_toxicity"].iloc[0])
     assert out["parent_toxicity"].tolist()[1:] == [0.1, 0.1, 0.9]
+
+
+def test_author_history_from_the_queue() -> None:
+    from moderation.dynamics import comment_signals
+    from moderation.schema import validate_comments
+    from moderation.thread import attach_context
+
+    comments = validate_comments(
+        pd.DataFrame({"comment_id": ["a", "b", "c"], "author": ["x", "y", ""], "text": ["t"] * 3})
+    )
+    scores = pd.DataFrame(
+        {
+            label: [0.1] * 3
+            for label in (
+                "toxicity",
+                "severe_toxicity",
+                "insult",
+                "threat",
+                "identity_attack",
+                "profanity",
+                "off_topic",
+            )
+        }
+    )
+    history = pd.DataFrame({"author": ["x"], "escalated": [4], "rejected": [2]})
+    context = attach_context(comments)
+    out = comment_signals(comments, context, scores, author_history=history)
+    assert out["author_queue_escalated"].tolist() == [4, 0, 0]
+    assert out["author_queue_rejected"].tolist() == [2, 0, 0]
+    without = comment_signals(comments, context, scores)
+    assert without["author_queue_rejected"].tolist() == [0, 0, 0]

@@ -150,3 +150,28 @@ def test_queue_from_environment(filled: str, monkeypatch: pytest.MonkeyPatch) ->
     code, out, err = run("review", "list", "--min-priority", "50")
     assert code == 0, err
     assert len(out.splitlines()) == 2  # header and c16
+
+
+def test_rules_see_the_authors_queue_history(filled: str, tmp_path: Path) -> None:
+    """After a rejection, a rule on the author's queue history holds their next comments."""
+    code, _, err = run(
+        "review", "decide", str(item_of(filled, "c16")), "--reject", "--moderator", "ana",
+        "--queue", filled,
+    )  # fmt: skip
+    assert code == 0, err
+    rules = tmp_path / "history.yaml"
+    rules.write_text(
+        "rules:\n  - name: repeat-offender\n    when: {author_queue_rejected: '>= 1'}\n"
+        "    action: hold\n    priority: 80\n    reason: 'Author was rejected before'\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "again.csv"
+    code, _, err = run(
+        "score", str(EXAMPLE / "comments.csv"), "-o", str(out), "--rules", str(rules),
+        "--queue", filled,
+    )  # fmt: skip
+    assert code == 0, err
+    scored = pd.read_csv(out, dtype=str, keep_default_na=False).set_index("comment_id")
+    held = scored[scored["action"] == "hold"].index.tolist()
+    assert held == ["c16"]  # Rafik Chauhan's only comment; nobody else was rejected
+    assert "Author was rejected before" in scored.loc["c16", "reasons"]
