@@ -533,8 +533,7 @@ def fit_off_topic(
             "source": "toxichat + ruddit threads split 80/20 by hash; held-out fifth",
         }
     }
-    if semeval.exists():
-        scorer.metrics["semeval2015_cqa_test"] = evaluate_semeval(scorer, semeval)
+    scorer.metrics.update(evaluate_off_topic(scorer, datasets_dir))
     log.info("off-topic scorer metrics: %s", scorer.metrics)
     return scorer
 
@@ -616,3 +615,71 @@ def _three_class_cuts(scores: Floats, truth: Ints) -> Floats:
             if f1 > best:
                 best, best_cuts = f1, np.array([low, high])
     return best_cuts
+
+
+# --- cross-domain evaluation -----------------------------------------------------------------
+
+
+def _flat_table(texts: list[str], threads: list[str]) -> ThreadTable:
+    """Top-level comments grouped into threads, without articles."""
+    codes, uniques = pd.factorize(pd.Series(threads), sort=False)
+    none = np.full(len(texts), -1, dtype=np.int64)
+    return ThreadTable(texts, codes.astype(np.int64), none, none.copy(), [""] * len(uniques))
+
+
+def _auc(labels: npt.NDArray[Any], scores: Floats) -> dict[str, Any]:
+    ok = ~np.isnan(scores)
+    return {
+        "roc_auc": round(float(roc_auc_score(labels[ok], scores[ok])), 4),
+        "n": int(ok.sum()),
+        "positives": int(labels[ok].sum()),
+    }
+
+
+def evaluate_c3(scorer: OffTopicScorer, path: Path) -> dict[str, Any]:
+    """C3 news comments: majority ``non_relevant`` votes vs the rest, judged from the thread alone.
+
+    The articles are not in the corpus, so each comment is compared with the
+    other comments on the same article (``sim_thread``) and nothing else.
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    votes = frame["non_constructive_characteristics"].str.extract(
+        r"non_relevant:(\d+)", expand=False
+    )
+    judges = pd.to_numeric(frame["njudgements_constructiveness_expt"], errors="coerce")
+    labels = (votes.fillna("0").astype(int) / judges >= 0.5).to_numpy(dtype=int)
+    table = _flat_table(frame["comment_text"].tolist(), frame["article_id"].tolist())
+    return {**_auc(labels, scorer.score_table(table)), "note": "no article text: thread only"}
+
+
+def evaluate_youtube(scorer: OffTopicScorer, folder: Path) -> dict[str, Any]:
+    """YouTube spam (self-promotion) vs legitimate comments, each video's comments as a thread."""
+    frames = [
+        pd.read_csv(f, dtype=str, keep_default_na=False).assign(video=f.stem)
+        for f in sorted(folder.glob("Youtube0*.csv"))
+    ]
+    frame = pd.concat(frames, ignore_index=True)
+    table = _flat_table(frame["CONTENT"].tolist(), frame["video"].tolist())
+    labels = (frame["CLASS"] == "1").to_numpy(dtype=int)
+    return {**_auc(labels, scorer.score_table(table)), "note": "no video description: thread only"}
+
+
+def evaluate_off_topic(scorer: OffTopicScorer, datasets_dir: Path) -> dict[str, Any]:
+    """Every off-topic measurement available in ``datasets_dir`` (held-out data only).
+
+    SemEval-2015 CQA official test (ROC-AUC and official macro-F1), C3
+    ``non_relevant`` and YouTube spam as cross-domain sets, none of which
+    the default scorer trains on.
+    """
+    datasets_dir = Path(datasets_dir)
+    out: dict[str, Any] = {}
+    semeval = datasets_dir / "semeval-cqa-qatarliving" / "semeval2015_task3_comments.csv.gz"
+    if semeval.exists():
+        out["semeval2015_cqa_test"] = evaluate_semeval(scorer, semeval)
+    c3 = datasets_dir / "c3-constructive-comments" / "C3_anonymized.csv.gz"
+    if c3.exists():
+        out["c3_non_relevant"] = evaluate_c3(scorer, c3)
+    youtube = datasets_dir / "youtube-spam-comments"
+    if youtube.is_dir():
+        out["youtube_spam"] = evaluate_youtube(scorer, youtube)
+    return out

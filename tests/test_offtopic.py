@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,31 @@ def test_article_author_replying_is_a_feature(scorer: OffTopicScorer) -> None:
     )
     assert unknown.by_author is not None
     assert np.isnan(unknown.by_author).all()
+
+
+def test_cross_domain_sets_read_their_real_schemas(scorer: OffTopicScorer, tmp_path: Path) -> None:
+    from moderation.offtopic import evaluate_off_topic
+
+    c3 = tmp_path / "c3-constructive-comments"
+    c3.mkdir()
+    pd.DataFrame(
+        {
+            "article_id": ["1"] * 4 + ["2"] * 4,
+            "comment_text": [t for _, _, cs in THREADS[:2] for t in [*cs, "my cat likes fish"]],
+            "non_constructive_characteristics": ["no_non_con:3", "no_non_con:3", "no_non_con:3",
+                                                 "non_relevant:3"] * 2,
+            "njudgements_constructiveness_expt": ["3"] * 8,
+        }
+    ).to_csv(c3 / "C3_anonymized.csv.gz", index=False)  # fmt: skip
+    youtube = tmp_path / "youtube-spam-comments"
+    youtube.mkdir()
+    for i, (_, _, cs) in enumerate(THREADS[:2], start=1):
+        pd.DataFrame(
+            {"COMMENT_ID": list("abcd"), "AUTHOR": "x", "DATE": "", "CONTENT": [*cs, "sub to me"],
+             "CLASS": ["0", "0", "0", "1"]}
+        ).to_csv(youtube / f"Youtube0{i}-Video.csv", index=False)  # fmt: skip
+    out = evaluate_off_topic(scorer, tmp_path)
+    assert set(out) == {"c3_non_relevant", "youtube_spam"}
+    assert out["c3_non_relevant"]["positives"] == 2
+    assert out["youtube_spam"]["n"] == 8
+    assert 0 <= out["youtube_spam"]["roc_auc"] <= 1
