@@ -233,6 +233,7 @@ AUTHOR_COMMENTS = "author_comments"
 AUTHOR_FLAGGED = "author_flagged"
 AUTHOR_FIRST = "author_first"
 AUTHOR_IS_ARTICLE_AUTHOR = "author_is_article_author"
+AUTHOR_ESCALATED = "author_escalated"
 AUTHOR_QUEUE_ESCALATED = "author_queue_escalated"
 AUTHOR_QUEUE_REJECTED = "author_queue_rejected"
 PARENT_SCORES = tuple(f"parent_{label}" for label in schema.SCORES)
@@ -246,6 +247,7 @@ SIGNAL_COLUMNS = (
     AUTHOR_FLAGGED,
     AUTHOR_FIRST,
     AUTHOR_IS_ARTICLE_AUTHOR,
+    AUTHOR_ESCALATED,
     AUTHOR_QUEUE_ESCALATED,
     AUTHOR_QUEUE_REJECTED,
     *PARENT_SCORES,
@@ -272,7 +274,9 @@ def comment_signals(
       (upper-case share of letters, 0 for texts under 10 letters);
     - ``author_comments``: the author's comments in this export;
       ``author_flagged``: how many of them reach ``toxicity`` 0.5;
-      ``author_first``: 1 for the author's first comment in the export (input
+      ``author_escalated``: how many of them the rules escalate (filled by a
+      second decision pass, 0 here); ``author_first``: 1 for the author's
+      first comment in the export (input
       order); ``author_is_article_author``: 1 when the articles file names
       the author as the article's;
     - ``author_queue_escalated`` / ``author_queue_rejected``: the author's
@@ -309,6 +313,7 @@ def comment_signals(
             known.to_numpy() & (article_author != "") & (authors.to_numpy() == article_author)
         ).astype(np.int64),
     }
+    out[AUTHOR_ESCALATED] = np.zeros(n, dtype=np.int64)
     for column, source in (
         (AUTHOR_QUEUE_ESCALATED, "escalated"),
         (AUTHOR_QUEUE_REJECTED, "rejected"),
@@ -323,3 +328,10 @@ def comment_signals(
         values = scores[label].to_numpy(dtype=float)
         out[column] = np.where(has_parent, values[np.maximum(parents, 0)], np.nan)
     return pd.DataFrame(out, index=comments.index)
+
+
+def author_escalations(authors: pd.Series, actions: pd.Series) -> npt.NDArray[np.int64]:
+    """For each comment, how many of its author's comments in the export were escalated."""
+    escalated = (actions != schema.Action.ALLOW.value).astype(np.int64)
+    counts = escalated.groupby(authors.astype(str)).transform("sum")
+    return np.where(authors.astype(str) != "", counts, 0).astype(np.int64)

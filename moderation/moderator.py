@@ -21,11 +21,13 @@ import pandas as pd
 from moderation import schema
 from moderation.bundle import Bundle, default_bundle_path, load_bundle
 from moderation.dynamics import (
+    AUTHOR_ESCALATED,
     BACK_AND_FORTH,
     DERAILED_AT,
     HOSTILITY_TREND,
     PARTICIPANTS,
     USER_DIRECTED_INSULT,
+    author_escalations,
     comment_signals,
     thread_dynamics,
 )
@@ -148,6 +150,12 @@ class Moderator:
             if column not in facts.columns:
                 facts[column] = valid[column]
         decisions = apply_rules(facts, self.rules)
+        if AUTHOR_ESCALATED in self.rules.columns():
+            # Rules on an author's escalations in this export need a first decision pass.
+            facts[AUTHOR_ESCALATED] = author_escalations(
+                facts[schema.AUTHOR], decisions[schema.ACTION]
+            )
+            decisions = apply_rules(facts, self.rules)
         decisions[schema.REASONS] = self._explain(valid, facts, decisions)
 
         thread_fields = pd.concat(

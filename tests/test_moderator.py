@@ -104,3 +104,21 @@ def test_any_texts_keep_ids_order_and_score_range(moderator: Moderator, values: 
         column = scored[label].dropna()
         assert ((column >= 0) & (column <= 1)).all()
     assert set(scored["action"]) <= {a.value for a in schema.Action}
+
+
+def test_rules_can_count_an_authors_escalations_in_this_export(moderator: Moderator) -> None:
+    rules, problems = check_rules_text(
+        "rules:\n"
+        "  - {name: rude, when: {text: {includes-word: [idiot]}}, action: review, priority: 50}\n"
+        "  - {name: repeat, when: {author_escalated: '>= 2'}, action: hold, priority: 80}\n"
+    )
+    assert problems == []
+    comments = pd.DataFrame(
+        {
+            "comment_id": ["1", "2", "3", "4"],
+            "author": ["ann", "ann", "bob", "ann"],
+            "text": ["you idiot", "idiot again", "you idiot", "a calm remark"],
+        }
+    )
+    scored = moderator.with_rules(rules).score(comments)
+    assert scored["action"].tolist() == ["hold", "hold", "review", "hold"]
