@@ -4,15 +4,16 @@ The flow is **read** → validate → thread context → features → models →
 **write**. This is the front door of reading: it recognises the format (see
 `moderation.formats.detect_format`), hands the file to the reader for that
 format (plain tables in `moderation.tables`; WordPress and Disqus XML in
-`moderation.xmlexports`; Reddit in `moderation.reddit`) and turns what they
-yield into frames of strings. Nothing is type-guessed (an id ``007`` stays
-``007``) and no row is dropped: per-comment problems go to the ``problems``
-column, and only a file that cannot be read at all raises `InputError`.
+`moderation.xmlexports` and Reddit in `moderation.reddit`, batched by
+`moderation.platforms`) and returns what they give as frames of strings.
+Nothing is type-guessed (an id ``007`` stays ``007``) and no row is dropped:
+per-comment problems go to the ``problems`` column, and only a file that cannot
+be read at all raises `InputError`.
 
 Platform exports hold articles as well as comments, so `read_export` returns
-both; `iter_export` yields them in chunks so that a multi-gigabyte export is
-read in bounded memory. Writing is atomic so that a failed run never leaves a
-half-written output behind.
+both; `iter_export` yields them in chunks so that a multi-gigabyte export of any
+format, tables included, is read in bounded memory. Writing is atomic so that a
+failed run never leaves a half-written output behind.
 """
 
 from __future__ import annotations
@@ -20,32 +21,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
 import pandas as pd
 
 from moderation.errors import InputError
 from moderation.formats import (
-    ARTICLE,
     FORMATS,
     PLATFORM_FORMATS,
     READ_FORMATS,
     TABLE_FORMATS,
-    Record,
     detect_format,
     format_of,
-    open_binary,
 )
-from moderation.reddit import (
-    REDDIT_ARTICLE_FIELDS,
-    REDDIT_COMMENT_FIELDS,
-    read_reddit_dump,
-    read_reddit_listing,
-)
+from moderation.platforms import iter_platform
 from moderation.schema import (
     ARTICLE_COLUMNS,
     PROBLEMS,
@@ -56,20 +47,13 @@ from moderation.schema import (
 from moderation.tables import (
     ColumnMap,
     article_table,
+    iter_table,
     join_problems,
     read_column_map,
     read_table,
-    repair_cells,
 )
 from moderation.tablewriter import WRITE_FORMATS, TableWriter, line_end
 from moderation.tablewriter import write_rows as _write
-from moderation.xmlexports import (
-    DISQUS_COMMENT_FIELDS,
-    WXR_COMMENT_FIELDS,
-    XML_ARTICLE_FIELDS,
-    read_disqus,
-    read_wxr,
-)
 
 __all__ = [
     "FORMATS",
@@ -92,15 +76,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 10_000
 """Comments per chunk of `iter_export`."""
-
-Reader = Callable[[IO[bytes], str], Iterator[Record]]
-# Platform format -> (reader, comment columns, article columns).
-_PLATFORMS: dict[str, tuple[Reader, tuple[str, ...], tuple[str, ...]]] = {
-    "wxr": (read_wxr, WXR_COMMENT_FIELDS, XML_ARTICLE_FIELDS),
-    "disqus": (read_disqus, DISQUS_COMMENT_FIELDS, XML_ARTICLE_FIELDS),
-    "reddit": (read_reddit_listing, REDDIT_COMMENT_FIELDS, REDDIT_ARTICLE_FIELDS),
-    "reddit-ndjson": (read_reddit_dump, REDDIT_COMMENT_FIELDS, REDDIT_ARTICLE_FIELDS),
-}
 
 
 @dataclass(frozen=True)
@@ -157,9 +132,15 @@ def read_export(
         names the file and the line and column), refused as unsafe XML, or
         lacks ``comment_id`` / ``text``.
     """
-    chunks = list(iter_export(path, format=format, columns=columns))
-    kind = chunks[0].format
-    comments = pd.concat([chunk.comments for chunk in chunks], ignore_index=True)
+    source = Path(path)
+    kind = _resolve_format(source, format)
+    # A table is read as one chunk (one pass, no concatenation); platform records are
+    # batched, because a frame holds them in far less memory than their dicts.
+    chunks = list(_chunks(source, kind, columns, None if kind in TABLE_FORMATS else CHUNK_ROWS))
+    if len(chunks) == 1:
+        comments = chunks[0].comments
+    else:
+        comments = pd.concat([chunk.comments for chunk in chunks], ignore_index=True)
     if kind not in PLATFORM_FORMATS:
         return Export(comments, None, kind)
     parts = [chunk.articles for chunk in chunks if chunk.articles is not None]
@@ -180,43 +161,48 @@ def iter_export(
 ) -> Iterator[Export]:
     """Read an export in chunks of `chunk_rows` comments, for exports of any size.
 
-    Platform exports are parsed incrementally: memory holds one chunk, however
-    large the file. Each chunk carries the articles that closed while it was
-    read (a thread may reach the comments only in a later chunk). Plain tables
-    are read whole and come as one chunk. Parameters and errors as
-    `read_export`; always yields at least one chunk.
+    Every format is read incrementally: memory holds one chunk, however large
+    the file. Platform exports are parsed as a stream, and each chunk carries
+    the articles that closed while it was read (a thread may reach the comments
+    only in a later chunk). Tables come in chunks of at most `chunk_rows` rows,
+    all with the same columns, each indexed from 0: CSV and TSV through pandas'
+    chunked parser, JSONL line by line (a file longer than one chunk is read
+    twice, first for its keys, so that every chunk has every column), Parquet
+    by record batches (one row group in memory). Header checks and column
+    mappings happen before the first chunk; a malformed row further on raises
+    `InputError` when its chunk is reached, naming the line. Parameters and
+    errors as `read_export`; always yields at least one chunk.
+
+    Raises
+    ------
+    ValueError
+        If `chunk_rows` is less than 1.
     """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
     source = Path(path)
-    kind = _resolve_format(source, format)
+    yield from _chunks(source, _resolve_format(source, format), columns, chunk_rows)
+
+
+def _chunks(
+    source: Path, kind: str, columns: Mapping[str, str] | None, chunk_rows: int | None
+) -> Iterator[Export]:
+    """`iter_export` of a resolved format; None reads a table whole and a platform export whole."""
     if kind in TABLE_FORMATS:
-        compressed = _gzipped(source)
-        frame, problems = read_table(source, kind, compressed, columns)
-        require_columns(frame, REQUIRED_COLUMNS, source=str(source))
-        frame[PROBLEMS] = join_problems(frame, problems)
-        yield Export(frame, None, kind)
+        chunks = iter_table(source, kind, _gzipped(source), columns, chunk_rows)
+        for number, (frame, problems) in enumerate(chunks):
+            if number == 0:
+                require_columns(frame, REQUIRED_COLUMNS, source=str(source))
+            frame[PROBLEMS] = join_problems(frame, problems)
+            yield Export(frame, None, kind)
         return
     if columns:
         raise InputError(
             f"{source}: column mappings apply to CSV, TSV, JSONL and Parquet; a {kind} export "
             "has fixed fields"
         )
-    reader, comment_fields, article_fields = _PLATFORMS[kind]
-    comments: list[dict[str, str]] = []
-    articles: list[dict[str, str]] = []
-    with open_binary(source) as stream:
-        records = reader(stream, str(source))
-        while True:
-            try:
-                record_kind, record = next(records)
-            except StopIteration:
-                break
-            except (OSError, EOFError, zlib.error) as exc:  # a broken gzip stream, a failing disk
-                raise InputError(f"{source}: cannot read: {exc}") from exc
-            (articles if record_kind == ARTICLE else comments).append(record)
-            if len(comments) >= chunk_rows:
-                yield _chunk(comments, articles, comment_fields, article_fields, kind)
-                comments, articles = [], []
-    yield _chunk(comments, articles, comment_fields, article_fields, kind)
+    for comments, articles in iter_platform(source, kind, chunk_rows):
+        yield Export(comments, articles, kind)
 
 
 def read_comments(
@@ -301,8 +287,10 @@ def convert_export(
     """Write an export's comments (and articles) as canonical tables, chunk by chunk.
 
     For inspecting what was read and for handing platform exports to other
-    tools. Memory stays bounded for CSV and JSONL outputs; both files are
-    written atomically.
+    tools. Every input format is read in chunks (see `iter_export`) and every
+    output format is written chunk by chunk, so memory stays bounded whatever
+    the size of the export; both files are written atomically (a file that
+    turns out malformed halfway leaves no output behind).
 
     Returns
     -------
@@ -391,35 +379,3 @@ def _gzipped(source: Path) -> bool:
             return handle.read(2) == b"\x1f\x8b"
     except OSError:
         return False
-
-
-def _chunk(
-    comments: list[dict[str, str]],
-    articles: list[dict[str, str]],
-    comment_fields: tuple[str, ...],
-    article_fields: tuple[str, ...],
-    kind: str,
-) -> Export:
-    return Export(
-        _frame(comments, comment_fields, problems=True),
-        _frame(articles, article_fields, problems=False),
-        kind,
-    )
-
-
-def _frame(
-    records: list[dict[str, str]], fields: tuple[str, ...], *, problems: bool
-) -> pd.DataFrame:
-    """Records -> ``str`` columns; replaced bytes and reader problems go to ``problems``."""
-    values: list[list[Any]] = [[record.get(name, "") for record in records] for name in fields]
-    found = repair_cells(list(fields), values)
-    for position, record in enumerate(records):
-        if record.get(PROBLEMS):
-            found.setdefault(position, []).insert(0, record[PROBLEMS])
-    data = {
-        name: pd.Series(column, dtype="str") for name, column in zip(fields, values, strict=True)
-    }
-    frame = pd.DataFrame(data, index=pd.RangeIndex(len(records)))
-    if problems:
-        frame[PROBLEMS] = join_problems(frame, found)
-    return frame

@@ -1,19 +1,17 @@
 """Plain tables: CSV, TSV, JSON Lines and Parquet, read into ``str`` columns.
 
-Part of **read** (see `moderation.io`, the front door). A table is read whole
-into columns of strings and nothing more: no type guessing (an id ``007`` stays
-``007``), no dropped rows. Bytes that are not UTF-8 are replaced cell by cell
+Part of **read** (see `moderation.io`, the front door). A table is read, whole
+or chunk by chunk (parsing is in `moderation.tablefiles`), into columns of
+strings and nothing more: no type guessing (an id ``007`` stays ``007``), no
+dropped rows. Bytes that are not UTF-8 are replaced cell by cell
 and stated per row, because one bad byte in a million-row export must not cost
 the other rows. Only a file that cannot be parsed at all raises `InputError`.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ import pandas as pd
 import yaml
 
 from moderation.errors import InputError
-from moderation.formats import json_text
 from moderation.schema import (
     ARTICLE_COLUMNS,
     BODY,
@@ -36,10 +33,12 @@ from moderation.schema import (
     replace_surrogates,
     require_columns,
 )
+from moderation.tablefiles import iter_raw
 
 __all__ = [
     "ColumnMap",
     "article_table",
+    "iter_table",
     "join_problems",
     "read_column_map",
     "read_table",
@@ -48,13 +47,20 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_BOM = b"\xef\xbb\xbf"
 
+def iter_table(
+    path: Path,
+    kind: str,
+    compressed: bool,
+    columns: Mapping[str, str] | None,
+    chunk_rows: int | None = None,
+) -> Iterator[tuple[pd.DataFrame, dict[int, list[str]]]]:
+    """Yield a table in frames of at most `chunk_rows` rows, with the problems of each row.
 
-def read_table(
-    path: Path, kind: str, compressed: bool, columns: Mapping[str, str] | None
-) -> tuple[pd.DataFrame, dict[int, list[str]]]:
-    """Read a table into ``str`` columns renamed per `columns`, and the problems of each row.
+    The header is checked and `columns` applied before the first frame; every
+    frame has the same ``str`` columns, its own index from 0, and its read
+    problems keyed by position in that frame. Memory holds one chunk (see
+    `moderation.tablefiles`).
 
     Parameters
     ----------
@@ -66,11 +72,13 @@ def read_table(
         Whether to gunzip first (ignored for Parquet, which compresses itself).
     columns : mapping of str to str, optional
         Canonical name -> name in the file.
+    chunk_rows : int, optional
+        Rows per frame; None reads the whole table as one frame.
 
-    Returns
-    -------
+    Yields
+    ------
     DataFrame, dict of int to list of str
-        The table, and the read problems (replaced bytes) of each row touched.
+        A chunk, and the read problems (replaced bytes) of each row touched.
 
     Raises
     ------
@@ -78,135 +86,32 @@ def read_table(
         If the file cannot be parsed as `kind`, or a mapping names a column the
         file does not have; the message names the file and the line or column.
     """
-    if kind == "parquet":
-        names, values = _parse_parquet(path)
-    else:
-        data = _read_bytes(path, compressed)
-        if kind == "jsonl":
-            names, values = _parse_jsonl(data, path)
-        else:
-            names, values = _parse_delimited(data, path, "\t" if kind == "tsv" else ",")
-    names = _rename([replace_surrogates(name) for name in names], columns, path)
-    if len(set(names)) < len(names):
-        raise InputError(f"{path}: column names repeat after mapping: {', '.join(names)}")
-    problems = repair_cells(names, values)
-    n = len(values[0]) if values else 0
-    frame = pd.DataFrame(
-        {name: pd.Series(column, dtype="str") for name, column in zip(names, values, strict=True)},
-        index=pd.RangeIndex(n),
-    )
-    return frame, problems
-
-
-def _read_bytes(path: Path, compressed: bool) -> bytes:
-    try:
-        data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from exc
-    return data.removeprefix(_BOM)
-
-
-def _parse_delimited(data: bytes, path: Path, sep: str) -> tuple[list[str], list[list[Any]]]:
-    """Parse CSV/TSV bytes; undecodable bytes survive as surrogates for `repair_cells`."""
-    kind = "TSV" if sep == "\t" else "CSV"
-    if not data.strip():
-        raise InputError(f"{path}: file is empty; expected a header row")
-    try:
-        # header=None: pandas would otherwise silently turn a surplus first field into the index.
-        raw = pd.read_csv(
-            io.BytesIO(data),
-            sep=sep,
-            header=None,
-            dtype=object,
-            na_filter=False,
-            keep_default_na=False,
-            encoding="utf-8",
-            encoding_errors="surrogateescape",
-            engine="c",
+    names: list[str] | None = None
+    for found, values in iter_raw(path, kind, compressed, chunk_rows):
+        if names is None:
+            names = _rename([replace_surrogates(name) for name in found], columns, path)
+            if len(set(names)) < len(names):
+                raise InputError(f"{path}: column names repeat after mapping: {', '.join(names)}")
+        problems = repair_cells(names, values)
+        n = len(values[0]) if values else 0
+        frame = pd.DataFrame(
+            {
+                name: pd.Series(cells, dtype="str")
+                for name, cells in zip(names, values, strict=True)
+            },
+            index=pd.RangeIndex(n),
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        reason = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
-        raise InputError(f"{path}: cannot parse as {kind}: {reason}") from exc
-    if raw.empty:
-        raise InputError(f"{path}: file is empty; expected a header row")
-    columns = [raw[position].tolist() for position in raw.columns]
-    header = [column.pop(0) for column in columns]
-    return _unique_names([str(name) for name in header]), columns
+        yield frame, problems
 
 
-def _unique_names(header: list[str]) -> list[str]:
-    """Strip header cells, name blank ones and suffix repeats, as pandas does (``a``, ``a.1``)."""
-    names: list[str] = []
-    taken: set[str] = set()
-    for position, name in enumerate(header):
-        base = name.strip() or f"Unnamed: {position}"
-        candidate, suffix = base, 0
-        while candidate in taken:
-            suffix += 1
-            candidate = f"{base}.{suffix}"
-        taken.add(candidate)
-        names.append(candidate)
-    return names
+def read_table(
+    path: Path, kind: str, compressed: bool, columns: Mapping[str, str] | None
+) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+    """Read a whole table into ``str`` columns renamed per `columns`, and each row's problems.
 
-
-def _parse_jsonl(data: bytes, path: Path) -> tuple[list[str], list[list[Any]]]:
-    """Parse one JSON object per line; blank lines are skipped, keys may differ by line."""
-    text = data.decode("utf-8", "surrogateescape")
-    records: list[dict[str, Any]] = []
-    # Split on "\n" only: str.splitlines would also split on U+2028 inside JSON strings.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            where = f", column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            raise InputError(f"{path}, line {number}{where}: not valid JSON: {reason}") from exc
-        if not isinstance(record, dict):
-            raise InputError(
-                f"{path}, line {number}: expected a JSON object, found {_json_kind(record)}"
-            )
-        records.append(record)
-    names = list(dict.fromkeys(key for record in records for key in record))
-    values = [[json_text(record.get(name)) for record in records] for name in names]
-    return names, values
-
-
-def _json_kind(value: object) -> str:
-    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return kinds.get(type(value), "a number")
-
-
-def _parse_parquet(path: Path) -> tuple[list[str], list[list[Any]]]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise InputError(f"{path}: cannot read as Parquet: {exc}") from exc
-    values: list[list[Any]] = []
-    for column in table.columns:
-        kind = column.type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            cells = column.to_pylist()
-        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-            cells = [
-                None if cell is None else cell.decode("utf-8", "surrogateescape")
-                for cell in column.to_pylist()
-            ]
-        else:
-            try:
-                cells = pc.cast(column, pa.string()).to_pylist()
-            except (pa.ArrowException, NotImplementedError):
-                cells = [
-                    None if cell is None else json.dumps(cell, ensure_ascii=False, default=str)
-                    for cell in column.to_pylist()
-                ]
-        values.append(["" if cell is None else cell for cell in cells])
-    return [str(name) for name in table.column_names], values
+    As `iter_table` with one chunk.
+    """
+    return next(iter_table(path, kind, compressed, columns))
 
 
 def repair_cells(names: list[str], values: list[list[Any]]) -> dict[int, list[str]]:

@@ -274,6 +274,138 @@ def test_arbitrary_bytes_give_a_frame_or_input_error(data: bytes, suffix: str) -
         assert all(str(dtype) == "str" for dtype in frame.dtypes)
 
 
+# Reading in chunks --------------------------------------------------------------------------
+
+
+def chunks_of(
+    path: Path, chunk_rows: int, columns: dict[str, str] | None = None
+) -> list[pd.DataFrame]:
+    chunks = mio.iter_export(path, chunk_rows=chunk_rows, columns=columns)
+    return [chunk.comments for chunk in chunks]
+
+
+def test_csv_streams_in_chunks_with_bom_gzip_and_mapping(write_file: WriteFile) -> None:
+    text = "id,body\r\n" + "".join(f"{n:03},comment {n}\r\n" for n in range(7))
+    path = write_file("c.csv.gz", gzip.compress(b"\xef\xbb\xbf" + text.encode()))
+    mapping = {"comment_id": "id", "text": "body"}
+    chunks = chunks_of(path, 3, columns=mapping)
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1]
+    assert all(list(chunk.columns) == ["comment_id", "text", PROBLEMS] for chunk in chunks)
+    assert all(chunk.index.tolist() == list(range(len(chunk))) for chunk in chunks)
+    whole = read_comments(path, columns=mapping)
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+    assert whole["comment_id"].tolist()[:2] == ["000", "001"]
+
+
+def test_invalid_utf8_in_a_later_chunk_is_a_problem_of_its_row(write_file: WriteFile) -> None:
+    path = write_file("c.csv", b"comment_id,text\na,ok\nb,ok\nc,ok\nd,caf\xe9\ne,ok\n")
+    chunks = chunks_of(path, 2)
+    assert [chunk[PROBLEMS].tolist() for chunk in chunks] == [
+        ["", ""],
+        ["", "invalid UTF-8 in 'text' (bytes replaced with U+FFFD)"],
+        [""],
+    ]
+    assert chunks[1]["text"].tolist() == ["ok", "caf\ufffd"]
+
+
+def test_csv_error_in_a_later_chunk_names_its_line(write_file: WriteFile) -> None:
+    rows = "".join(f"{n},text {n}\n" for n in range(9))
+    path = write_file("c.csv", f"comment_id,text\n{rows}9,too,many\n")
+    with pytest.raises(
+        InputError, match=r"c\.csv: cannot parse as CSV: Expected 2 fields in line 11"
+    ):
+        chunks_of(path, 2)
+
+
+def test_header_is_checked_before_the_first_chunk(write_file: WriteFile) -> None:
+    path = write_file("c.csv", "id,body\n1,a\n2,b\n3,c\n")
+    chunks = mio.iter_export(path, chunk_rows=1)
+    with pytest.raises(InputError, match="missing required column 'comment_id'"):
+        next(chunks)
+    with pytest.raises(InputError, match=r"column 'message' \(mapped to 'text'\)"):
+        next(mio.iter_export(path, chunk_rows=1, columns={"text": "message"}))
+
+
+def test_jsonl_chunks_share_every_column_of_the_file(write_file: WriteFile) -> None:
+    lines = [{"comment_id": str(n), "text": "t"} for n in range(5)]
+    lines[3]["score"] = 2  # type: ignore[assignment]
+    path = write_file("c.jsonl", "\n".join(map(json.dumps, lines)) + "\n\n")
+    chunks = chunks_of(path, 2)
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    assert all(list(chunk.columns) == ["comment_id", "text", "score", PROBLEMS] for chunk in chunks)
+    assert pd.concat(chunks)["score"].tolist() == ["", "", "", "2", ""]
+
+
+def test_jsonl_error_anywhere_stops_before_the_first_chunk(write_file: WriteFile) -> None:
+    good = "".join(json.dumps({"comment_id": str(n), "text": "t"}) + "\n" for n in range(5))
+    path = write_file("c.jsonl", good + "\n" + '{"comment_id": "x", "text"\n')
+    chunks = mio.iter_export(path, chunk_rows=2)
+    with pytest.raises(InputError, match=r"c\.jsonl, line 7, column \d+: not valid JSON"):
+        next(chunks)
+
+
+def test_parquet_streams_by_row_group(tmp_path: Path) -> None:
+    table = pa.table({"comment_id": [str(n) for n in range(7)], "text": ["x"] * 7, "n": range(7)})
+    pq.write_table(table, tmp_path / "c.parquet", row_group_size=3)
+    chunks = chunks_of(tmp_path / "c.parquet", 2)
+    assert all(0 < len(chunk) <= 2 for chunk in chunks)
+    whole = read_comments(tmp_path / "c.parquet")
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+    assert whole["n"].tolist() == [str(n) for n in range(7)]
+
+
+def test_empty_tables_give_one_empty_chunk(write_file: WriteFile, tmp_path: Path) -> None:
+    table = pa.table({"comment_id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    pq.write_table(table, tmp_path / "c.parquet")
+    for path in (write_file("c.csv", "comment_id,text\n"), tmp_path / "c.parquet"):
+        (chunk,) = chunks_of(path, 2)
+        assert chunk.empty
+        assert list(chunk.columns) == ["comment_id", "text", PROBLEMS]
+
+
+@pytest.mark.parametrize("name", ["c.csv.gz", "c.jsonl.gz"])
+@pytest.mark.parametrize("keep", [0.1, 0.6, 0.95])
+def test_truncated_gzip_is_refused_wherever_it_ends(
+    write_file: WriteFile, name: str, keep: float
+) -> None:
+    lines = [
+        {"comment_id": str(n), "text": f"comment {n} " + "x" * (n % 50)} for n in range(30_000)
+    ]
+    if name.startswith("c.csv"):
+        text = "comment_id,text\n" + "".join(f"{r['comment_id']},{r['text']}\n" for r in lines)
+    else:
+        text = "".join(json.dumps(line) + "\n" for line in lines)
+    data = gzip.compress(text.encode())
+    path = write_file(name, data[: int(len(data) * keep)])
+    for chunk_rows in (1_000, None):
+        with pytest.raises(InputError, match=rf"{name}: cannot read"):
+            chunks_of(path, chunk_rows) if chunk_rows else read_comments(path)
+
+
+def test_chunk_rows_must_be_positive(write_file: WriteFile) -> None:
+    with pytest.raises(ValueError, match="chunk_rows must be at least 1"):
+        next(mio.iter_export(write_file("c.csv", CSV), chunk_rows=0))
+
+
+def test_convert_streams_tables_and_writes_atomically(
+    write_file: WriteFile, tmp_path: Path
+) -> None:
+    rows = "".join(f"{n},t{n % 2},,text {n}\n" for n in range(9))
+    path = write_file("c.csv", "comment_id,thread_id,parent_id,text\n" + rows)
+    for suffix in (".csv", ".jsonl", ".parquet"):
+        out = tmp_path / f"out{suffix}"
+        assert mio.convert_export(path, out, chunk_rows=2) == (9, 0)
+        expected = read_comments(path)
+        pd.testing.assert_frame_equal(read_comments(out)[expected.columns], expected)
+    out = tmp_path / "out.csv"
+    before = out.read_bytes()
+    bad = write_file("bad.csv", "comment_id,thread_id,parent_id,text\n" + rows + "9,t,,x,surplus\n")
+    with pytest.raises(InputError, match="line 11"):
+        mio.convert_export(bad, out, chunk_rows=2)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 # Articles -----------------------------------------------------------------------------------
 
 
