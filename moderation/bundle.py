@@ -250,9 +250,12 @@ def load_bundle(path: Path) -> Bundle:
         raise ModelLoadError(
             f"{path / PIPELINE} does not hold a HostilityModel and off-topic scorer; {retrain}"
         )
-    return Bundle(
+    bundle = Bundle(
         path=path, manifest=manifest, hostility=payload["hostility"], off_topic=payload["off_topic"]
     )
+    # Spans and explanations default to the thresholds chosen when the bundle was trained.
+    bundle.hostility.thresholds = bundle.thresholds
+    return bundle
 
 
 def default_bundle_path() -> Path:

@@ -7,7 +7,9 @@ your own community's comments says more than one crowd label on someone else's),
 hostility model, and compares the old and new models on decisions they were not trained on.
 
 Held-out decisions are split **by thread**: the comments of one thread share words, people
-and topic, so evaluating on a thread the new model saw would flatter it.
+and topic, so evaluating on a thread the new model saw would flatter it. Reading, checking and
+splitting the decisions is :mod:`moderation.feedbacklabels`, the old/new comparison is
+:mod:`moderation.feedbackcomparison`; their public names stay importable from here.
 
 Only the public functions of :mod:`moderation.corpus`, :mod:`moderation.model` and
 :mod:`moderation.train` are used; the split of the base corpus into fitted and validation rows
@@ -33,12 +35,19 @@ from moderation import schema
 from moderation.bundle import Bundle, default_bundle_path, load_bundle, save_bundle
 from moderation.corpus import CORPUS_COLUMNS, SOURCES, load_corpus, stable_bucket
 from moderation.errors import TrainingError
+from moderation.feedbackcomparison import compare_models, comparison_table
+from moderation.feedbacklabels import (
+    FEEDBACK_LICENCE,
+    FEEDBACK_SOURCE,
+    HELDOUT_PERCENT,
+    feedback_rows,
+    read_feedback,
+    split_by_thread,
+)
 from moderation.model import HostilityModel
-from moderation.reviewqueue import EXPORT_LABELS
 from moderation.train import (
     NOT_FITTED,
     VALIDATION_BUCKETS,
-    binary_metrics,
     choose_thresholds,
     evaluate_model,
     render_card,
@@ -59,17 +68,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Source name of decision rows in the training frame and the manifest.
-FEEDBACK_SOURCE = "moderator-feedback"
-
 #: Default weight of one decision relative to one corpus row. Decisions are few, recent and
 #: about your own community; 3 lets a handful move the model without drowning the corpus.
 DEFAULT_WEIGHT = 3.0
-
-#: Share of threads (by a stable hash of ``thread_id``) whose decisions are held out.
-HELDOUT_PERCENT = 25
-
-_FEEDBACK_LICENCE = "your moderators' decisions"
 
 
 @dataclass(frozen=True)
@@ -102,137 +103,6 @@ class FeedbackReport:
     def table(self) -> str:
         """The comparison as a Markdown table (old and new model side by side)."""
         return comparison_table(self.comparison)
-
-
-def read_feedback(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Read exported decisions (``moderation review export-labels``) and check them.
-
-    Parameters
-    ----------
-    source : str, Path or DataFrame
-        A ``.csv``, ``.jsonl`` or ``.parquet`` file, or the frame itself.
-
-    Returns
-    -------
-    DataFrame
-        ``text``, ``thread_id`` (as strings) and float label columns `EXPORT_LABELS`
-        (NaN = unknown); other columns are kept.
-
-    Raises
-    ------
-    TrainingError
-        If the file cannot be read, lacks ``text`` or every label column, or holds a label
-        value other than 0, 1 or empty.
-    """
-    name = "feedback" if isinstance(source, pd.DataFrame) else str(source)
-    if isinstance(source, pd.DataFrame):
-        frame = source.copy()
-    else:
-        path = Path(source)
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".parquet":
-                frame = pd.read_parquet(path)
-            elif suffix in (".jsonl", ".ndjson"):
-                frame = pd.read_json(path, lines=True, dtype=False)
-            else:
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except FileNotFoundError:
-            raise TrainingError(f"{name}: feedback file not found") from None
-        except (OSError, ValueError) as exc:
-            raise TrainingError(f"{name}: cannot read feedback ({exc})") from exc
-    if "text" not in frame.columns:
-        raise TrainingError(
-            f"{name}: no 'text' column; write it with `moderation review export-labels`"
-        )
-    present = [label for label in EXPORT_LABELS if label in frame.columns]
-    if not present:
-        raise TrainingError(f"{name}: none of the label columns {', '.join(EXPORT_LABELS)}")
-    out = frame.copy()
-    out["text"] = out["text"].fillna("").astype(str)
-    threads = out["thread_id"] if "thread_id" in out.columns else pd.Series("", index=out.index)
-    out["thread_id"] = threads.fillna("").astype(str)
-    for label in EXPORT_LABELS:
-        if label not in out.columns:
-            out[label] = np.nan
-            continue
-        values = pd.to_numeric(out[label].replace("", np.nan), errors="coerce")
-        bad = values.notna() & ~values.isin([0.0, 1.0])
-        unparsed = values.isna() & out[label].notna() & (out[label].astype(str).str.strip() != "")
-        wrong = np.flatnonzero((bad | unparsed).to_numpy())
-        if len(wrong):
-            row = int(wrong[0])
-            raise TrainingError(
-                f"{name}: row {row + 1}: {label} is {out[label].iloc[row]!r}; labels are 0, 1 "
-                "or empty (unknown)"
-            )
-        out[label] = values.astype("float64")
-    return out
-
-
-def split_by_thread(
-    feedback: pd.DataFrame,
-    *,
-    heldout_percent: int = HELDOUT_PERCENT,
-    heldout_threads: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split decisions into training and held-out rows, whole threads at a time.
-
-    Parameters
-    ----------
-    feedback : DataFrame
-        From `read_feedback`.
-    heldout_percent : int
-        Threads whose stable hash bucket (0..99) is below this are held out. With two or
-        more threads, at least one is held out and at least one trained on; a single thread
-        is trained on (nothing to compare then).
-    heldout_threads : sequence of str, optional
-        Hold out exactly these threads instead.
-
-    Returns
-    -------
-    tuple of DataFrame
-        ``(train, heldout)``, each with a fresh index.
-    """
-    threads = sorted(set(feedback["thread_id"]))
-    if heldout_threads is not None:
-        held = set(heldout_threads)
-    else:
-        buckets = {t: stable_bucket(t) for t in threads}
-        held = {t for t in threads if buckets[t] < heldout_percent}
-        if len(threads) > 1 and not held:
-            held = {min(threads, key=lambda t: (buckets[t], t))}
-        if len(threads) > 1 and held == set(threads):
-            held.discard(max(threads, key=lambda t: (buckets[t], t)))
-        if len(threads) == 1:
-            held = set()
-    mask = feedback["thread_id"].isin(held)
-    return (
-        feedback[~mask].reset_index(drop=True),
-        feedback[mask].reset_index(drop=True),
-    )
-
-
-def feedback_rows(feedback: pd.DataFrame) -> pd.DataFrame:
-    """Decisions as training corpus rows (:data:`moderation.corpus.CORPUS_COLUMNS`).
-
-    Rows that know no hostility label (e.g. an ``off_topic``-only decision) are dropped:
-    the hostility model could learn nothing from them.
-    """
-    known = feedback[list(schema.LABELS)].notna().any(axis=1)
-    rows = feedback[known]
-    return pd.DataFrame(
-        {
-            "text": rows["text"].astype(str),
-            "group": rows["text"].astype(str),
-            "source": FEEDBACK_SOURCE,
-            "split": "train",
-            "licence": _FEEDBACK_LICENCE,
-            "redistributable": True,
-            **{label: rows[label].astype("float64") for label in schema.LABELS},
-        },
-        columns=list(CORPUS_COLUMNS),
-    ).reset_index(drop=True)
 
 
 def _base_split(
@@ -302,78 +172,6 @@ def fit_with_feedback(
             validation_rows, model.predict(validation_rows["text"].tolist())
         )
     return model, thresholds
-
-
-def compare_models(
-    old: tuple[Any, dict[str, float]],
-    new: tuple[Any, dict[str, float]],
-    heldout: pd.DataFrame,
-) -> pd.DataFrame:
-    """Score held-out decisions with two models and put their agreement side by side.
-
-    Parameters
-    ----------
-    old, new : tuple
-        ``(model, thresholds)``; a model is anything with ``predict(texts)`` returning a
-        frame of label scores.
-    heldout : DataFrame
-        Decisions (from `read_feedback`) neither model trained on.
-
-    Returns
-    -------
-    DataFrame
-        One row per hostility label the decisions know: ``label``, ``n``, ``positives``,
-        ``old_agreement``, ``new_agreement``, ``old_roc_auc``, ``new_roc_auc``, ``old_f1``,
-        ``new_f1``. Empty (same columns) without held-out decisions.
-    """
-    columns = [
-        "label", "n", "positives", "old_agreement", "new_agreement",
-        "old_roc_auc", "new_roc_auc", "old_f1", "new_f1",
-    ]  # fmt: skip
-    if heldout.empty:
-        return pd.DataFrame(columns=columns)
-    texts = heldout["text"].astype(str).tolist()
-    scored = {side: model.predict(texts) for side, (model, _) in (("old", old), ("new", new))}
-    thresholds = {"old": old[1], "new": new[1]}
-    rows = []
-    for label in schema.LABELS:
-        known = heldout[label].notna().to_numpy()
-        if not known.any():
-            continue
-        truth = heldout[label].to_numpy(dtype=np.float64)[known]
-        row: dict[str, Any] = {"label": label, "n": int(known.sum())}
-        row["positives"] = int((truth >= 0.5).sum())
-        for side in ("old", "new"):
-            score = scored[side][label].to_numpy(dtype=np.float64)[known]
-            cut = float(thresholds[side].get(label, 0.5))
-            metrics = binary_metrics(truth, score, cut)
-            row[f"{side}_agreement"] = round(float(np.mean((score >= cut) == (truth >= 0.5))), 4)
-            row[f"{side}_roc_auc"] = metrics["roc_auc"]
-            row[f"{side}_f1"] = metrics["f1"]
-        rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
-
-
-def comparison_table(comparison: pd.DataFrame) -> str:
-    """Markdown table of `compare_models` output (``n/a`` where a metric is undefined)."""
-
-    def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "n/a"
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-    lines = [
-        "| label | n | positives | agreement old | agreement new | ROC-AUC old | ROC-AUC new "
-        "| F1 old | F1 new |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    keys = [
-        "label", "n", "positives", "old_agreement", "new_agreement",
-        "old_roc_auc", "new_roc_auc", "old_f1", "new_f1",
-    ]  # fmt: skip
-    for row in comparison.to_dict("records"):
-        lines.append("| " + " | ".join(cell(row[k]) for k in keys) + " |")
-    return "\n".join(lines)
 
 
 def retrain_with_feedback(
@@ -449,17 +247,10 @@ def retrain_with_feedback(
     held = sorted(set(heldout_fb["thread_id"]))
     summary = _source_summary(fit_rows)
     summary[FEEDBACK_SOURCE] = {
-        "licence": _FEEDBACK_LICENCE,
+        "licence": FEEDBACK_LICENCE,
         "redistributable": True,
         "folder": str(feedback) if not isinstance(feedback, pd.DataFrame) else "",
-        "labels": {
-            label: {
-                "rows": int(rows[label].notna().sum()),
-                "positives": int((rows[label] >= 0.5).sum()),
-            }
-            for label in schema.LABELS
-            if rows[label].notna().any()
-        },
+        "labels": _label_counts(rows),
         "rows": len(rows),
         "weight": weight,
     }
@@ -529,17 +320,22 @@ def _source_summary(frame: pd.DataFrame) -> dict[str, Any]:
             "licence": source.licence,
             "redistributable": source.redistributable,
             "folder": source.folder,
-            "labels": {
-                label: {
-                    "rows": int(group[label].notna().sum()),
-                    "positives": int((group[label] >= 0.5).sum()),
-                }
-                for label in schema.LABELS
-                if group[label].notna().any()
-            },
+            "labels": _label_counts(group),
             "rows": len(group),
         }
     return out
+
+
+def _label_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per hostility label the rows know: rows annotated and positives."""
+    return {
+        label: {
+            "rows": int(frame[label].notna().sum()),
+            "positives": int((frame[label] >= 0.5).sum()),
+        }
+        for label in schema.LABELS
+        if frame[label].notna().any()
+    }
 
 
 def _feedback_card(
