@@ -3,7 +3,9 @@
 Flow: ``thread context -> normalize -> **features** -> models``. One transformer is fitted once
 and shared by every label's classifier, so scoring a batch vectorises each comment only once.
 Word n-grams carry meaning; character n-grams inside word boundaries catch misspellings,
-inflections and light obfuscation ("idiiot", "f*ck") that a word vocabulary misses.
+inflections and what normalisation leaves (glued words such as "youareanidiot", "idiiot").
+Both blocks see :func:`moderation.normalize.normalize_text`, which undoes leetspeak, masking,
+spaced letters and look-alike characters first.
 """
 
 from __future__ import annotations

@@ -53,7 +53,14 @@ EXPLAIN_AT = 0.5
 
 @dataclass(frozen=True)
 class ScoredComment:
-    """The result of :meth:`Moderator.score_one`."""
+    """The result of :meth:`Moderator.score_one`.
+
+    ``terms``, ``spans`` and ``word_spans`` are filled for each hostility label whose score is
+    at or above its bundle threshold. ``spans`` are Perspective-style sentence spans
+    (``{"begin", "end", "score"}`` in character offsets of ``text``, every sentence scoring at
+    or above the threshold); ``word_spans`` are the offending words inside them, as typed
+    (``1d10t`` and ``i d i o t`` included).
+    """
 
     text: str
     scores: dict[str, float]
@@ -62,6 +69,8 @@ class ScoredComment:
     reasons: list[str]
     terms: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    spans: dict[str, list[dict[str, int | float]]] = field(default_factory=dict)
+    word_spans: dict[str, list[dict[str, int | float]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -239,11 +248,15 @@ class Moderator:
             )
         row = self.score(frame, articles).iloc[-1]
         scores = {label: float(row[label]) for label in schema.SCORES}
-        terms = {
-            label: self.bundle.hostility.top_terms(text, label, k=TERMS_PER_LABEL)
+        thresholds = self.bundle.thresholds
+        flagged = [
+            label
             for label in schema.LABELS
-            if not np.isnan(scores[label]) and scores[label] >= 0.5
-        }
+            if not np.isnan(scores[label]) and scores[label] >= thresholds.get(label, 0.5)
+        ]
+        model = self.bundle.hostility
+        terms = {label: model.top_terms(text, label, k=TERMS_PER_LABEL) for label in flagged}
+        found = model.span_map(text, flagged, thresholds) if flagged else {}
         return ScoredComment(
             text=text,
             scores=scores,
@@ -252,6 +265,8 @@ class Moderator:
             reasons=_split(row[schema.REASONS]),
             terms=terms,
             problems=_split(row[schema.PROBLEMS]),
+            spans={k: [s.to_dict() for s in v["sentence"]] for k, v in found.items()},
+            word_spans={k: [s.to_dict() for s in v["word"]] for k, v in found.items()},
         )
 
 

@@ -2,9 +2,29 @@
 
 Flow: ``read -> validate -> thread context -> **normalize** -> features -> models``. Both the
 training corpus and the comments being scored pass through :func:`normalize_text`, so the
-feature vocabulary sees one canonical spelling of cheap obfuscations (full-width letters,
-zero-width joiners, "stuuuupid"). The function is pure, total and idempotent; a later step adds
-leetspeak and masking with character offsets for spans.
+feature vocabulary sees one canonical spelling of the cheap ways people dodge a filter:
+
+- Unicode compatibility forms (NFKC: full-width, mathematical bold and circled letters),
+  accents on Latin letters (``ìdìót``), case;
+- homoglyphs: Cyrillic and Greek letters drawn like Latin ones inside a Latin word
+  (``idiot`` with a Cyrillic i and o), Latin small capitals;
+- zero-width and other invisible characters (``i\\u200bdiot``);
+- spaced letters (``y o u   a r e   a n   i d i o t``, ``i.d.i.o.t``, ``f-u-c-k``);
+- leetspeak inside words (``1d10t``, ``sh1t``, ``l0s3r``): only a token that mixes letters with
+  digits or symbols *inside* the word, so ``2024``, ``$5``, ``3rd``, ``mp3`` and ``covid19``
+  stay as written;
+- masked swear words (``f***``, ``f*ck``, ``sh!t``, ``a$$``, ``@ss``): a token with masking
+  symbols is matched against a short list of words people mask (:data:`MASKED_WORDS`), with
+  each symbol standing for one letter;
+- stretched letters (``stuuuupid`` -> ``stuupid``: runs of three or more become two);
+- links and ``@mentions`` (``xxurl``, ``xxuser``) and whitespace.
+
+Glued words (``youareanidiot``) are not split: that needs a dictionary, and the character
+n-grams of the feature step already see ``idiot`` inside the glued token.
+
+:func:`normalize_with_offsets` returns the same text plus, for every normalised character, the
+range of original characters it came from, so a span found on normalised text (a hostile word,
+``1d10t`` -> ``idiot``) maps back to the characters the author typed.
 
 :func:`split_sentences` cuts raw text (before normalisation) into sentences given as character
 offsets, so sentence scores and toxic-span labels refer to positions in the original text.
@@ -14,22 +34,386 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["MENTION_TOKEN", "URL_TOKEN", "normalize_text", "split_sentences"]
+__all__ = [
+    "MASKED_WORDS",
+    "MENTION_TOKEN",
+    "URL_TOKEN",
+    "Normalized",
+    "normalize_text",
+    "normalize_with_offsets",
+    "split_sentences",
+]
 
 #: Placeholder for ``@user`` mentions (OLID already ships ``@USER``); keeps names out of features.
 MENTION_TOKEN = "xxuser"
 #: Placeholder for links; a link is a signal (spam, off-topic) but its exact address is not.
 URL_TOKEN = "xxurl"
 
+#: Words people disguise with masking symbols (``f***``, ``sh!t``), most often masked first: a
+#: masked token becomes the first of these words (or of their forms with :data:`_SUFFIXES`) that
+#: it fits letter for letter. Used only for tokens that contain masking or leet symbols.
+MASKED_WORDS = (
+    "fuck", "shit", "bitch", "cunt", "asshole", "ass", "dick", "damn", "hell", "crap", "bastard",
+    "whore", "slut", "cock", "pussy", "piss", "twat", "wanker", "prick", "fag", "faggot",
+    "nigger", "nigga", "retard", "idiot", "moron", "stupid", "dumbass", "bullshit",
+    "motherfucker", "jackass", "douche", "arse", "bollocks", "tits", "porn", "sex", "kill",
+    "rape", "loser", "suck", "scum", "hoe", "penis", "boobs", "dumb", "jerk", "nazi", "hate",
+    "die",
+)  # fmt: skip
+_SUFFIXES = ("", "s", "ed", "er", "ers", "ing", "in", "y", "ty", "head", "hole", "face", "es")
+
+# ----------------------------------------------------------------------------- offsets
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Normalised text with the original characters behind each of its characters.
+
+    ``text[i]`` comes from ``original[starts[i]:ends[i]]``: one character for most, several
+    for ``xxurl`` (the whole link), the second letter of a shortened stretch (the rest of the
+    run) or ``ss`` from ``ß`` (both from the one character).
+    """
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def original_span(self, begin: int, end: int) -> tuple[int, int]:
+        """The ``(begin, end)`` in the original text behind ``text[begin:end]`` (``end > begin``).
+
+        Covers every original character between the first and the last one mapped, so
+        characters the normalisation removed inside the span (zero-width joiners, the spaces of
+        ``i d i o t``, the extra letters of a stretch) are included.
+        """
+        if not 0 <= begin < end <= len(self.text):
+            raise ValueError(f"span ({begin}, {end}) is not inside the normalised text")
+        return self.starts[begin], self.ends[end - 1]
+
+
+# A replacement: the new text, and for each of its characters the [a, b) range of the current
+# text it stands for (None: every character stands for the whole match).
+_Replacement = tuple[str, list[tuple[int, int]] | None]
+_Rewrite = Callable[["re.Match[str]"], _Replacement | None]
+
+
+class _State:
+    """The text being normalised plus, when tracked, its map back to the original."""
+
+    __slots__ = ("ends", "starts", "text")
+
+    def __init__(self, text: str, track: bool) -> None:
+        self.text = text
+        self.starts: list[int] | None = list(range(len(text))) if track else None
+        self.ends: list[int] | None = list(range(1, len(text) + 1)) if track else None
+
+    def strip(self) -> None:
+        """Drop one leading and one trailing space (whitespace runs are single spaces by now)."""
+        lo = 1 if self.text.startswith(" ") else 0
+        hi = (
+            len(self.text) - 1
+            if self.text.endswith(" ") and len(self.text) > lo
+            else len(self.text)
+        )
+        if (lo, hi) != (0, len(self.text)):
+            self.text = self.text[lo:hi]
+            if self.starts is not None and self.ends is not None:
+                self.starts, self.ends = self.starts[lo:hi], self.ends[lo:hi]
+
+    def sub(self, pattern: re.Pattern[str], rewrite: _Rewrite) -> None:
+        """Replace every match of ``pattern`` by ``rewrite(match)`` (None keeps the match)."""
+        if self.starts is None or self.ends is None:
+
+            def plain(match: re.Match[str]) -> str:
+                out = rewrite(match)
+                return match.group() if out is None else out[0]
+
+            self.text = pattern.sub(plain, self.text)
+            return
+        pieces: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        last = 0
+        for match in pattern.finditer(self.text):
+            out = rewrite(match)
+            if out is None:
+                continue
+            a, b = match.span()
+            pieces.append(self.text[last:a])
+            starts.extend(self.starts[last:a])
+            ends.extend(self.ends[last:a])
+            new, sources = out
+            pieces.append(new)
+            for k in range(len(new)):
+                lo, hi = (a, b) if sources is None else sources[k]
+                starts.append(self.starts[lo])
+                ends.append(self.ends[max(hi, lo + 1) - 1])
+            last = b
+        if not pieces:
+            return
+        pieces.append(self.text[last:])
+        starts.extend(self.starts[last:])
+        ends.extend(self.ends[last:])
+        self.text = "".join(pieces)
+        self.starts, self.ends = starts, ends
+
+
+def _one_to_one(new: str, start: int) -> _Replacement:
+    return new, [(start + k, start + k + 1) for k in range(len(new))]
+
+
+# ----------------------------------------------------------------------------- the steps
+
 # Format characters used to split words invisibly (ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen,
 # invisible separators) plus the Mongolian vowel separator.
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\u206a-\u206f\ufeff]")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\burl\b", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w@])@\w+")
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\u206a-\u206f\ufeff]+")
+
+
+def _drop(match: re.Match[str]) -> _Replacement:
+    return "", []
+
+
+# A non-ASCII character, or an ASCII one carrying combining marks, with its combining marks.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_CLUSTER = re.compile(f"[^\\x00-\\x7f][{_MARKS}]*|[\\x00-\\x7f][{_MARKS}]+")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# Latin small capitals and letter-like symbols NFKC leaves alone.
+_LATIN_LOOKALIKE = str.maketrans("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢɑɡıɩʟ", "abcdefghijklmnoprstuvwyzagiil")
+
+
+def _fold_cluster(match: re.Match[str]) -> _Replacement:
+    """NFKC, case-fold and strip accents from Latin letters (full-width I -> i, ó -> o)."""
+    out = unicodedata.normalize("NFKC", match.group()).casefold()
+    decomposed = unicodedata.normalize("NFD", out)
+    if decomposed[:1].isascii() and decomposed[:1].isalpha():
+        out = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return out.translate(_LATIN_LOOKALIKE), None
+
+
+def _fold(state: _State) -> None:
+    if not state.text.isascii():
+        state.sub(_CLUSTER, _fold_cluster)
+    state.text = state.text.translate(_ASCII_LOWER)  # same length: offsets unchanged
+
+
+# Cyrillic and Greek lower-case letters drawn like Latin ones.
+_HOMOGLYPHS = {
+    **dict(zip("авеёкмнорстухіїјѕԁԛԝһӏьгпшщ", "abeekmhopctyxiijsdqwhlbrnww", strict=True)),
+    **dict(zip("αβεηικνορτυχγωμϲϳ", "abenikvoptuxywucj", strict=True)),
+}
+_HOMOGLYPH_TABLE = str.maketrans(_HOMOGLYPHS)
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _homoglyphs(state: _State) -> None:
+    """Map look-alikes in words that mix them with Latin letters (``idiot`` with Cyrillic i, o).
+
+    A word made only of look-alikes (``shit`` in Cyrillic letters) is mapped too when the
+    text is mostly Latin, so Russian or Greek text keeps its words.
+    """
+    latin = sum(1 for c in state.text if "a" <= c <= "z")
+    other = sum(1 for c in state.text if c.isalpha() and not c.isascii())
+    latin_text = latin > other
+
+    def rewrite(match: re.Match[str]) -> _Replacement | None:
+        word = match.group()
+        if word.isascii() or not any(c in _HOMOGLYPHS for c in word):
+            return None
+        mixed = any(c.isascii() for c in word)
+        if not (mixed or (latin_text and all(c in _HOMOGLYPHS for c in word))):
+            return None
+        return _one_to_one(word.translate(_HOMOGLYPH_TABLE), match.start())
+
+    state.sub(_LETTERS, rewrite)
+
+
+_URL = re.compile(r"(?:https?://|www\.)\S+|\burl\b")  # applied after case folding
+# "@ss", "@rse" are leetspeak, not mentions.
+_MENTION = re.compile(r"(?<![\w@])@(?!(?:ss|rse)(?:es|hole|holes|wipe)?\b)\w+")
+
+
+def _url(match: re.Match[str]) -> _Replacement:
+    return f" {URL_TOKEN} ", None
+
+
+def _mention(match: re.Match[str]) -> _Replacement:
+    return f" {MENTION_TOKEN} ", None
+
+
+# Letters (or leet symbols) written one at a time: "y o u", "i.d.i.o.t", "f-u-c-k".
+_UNIT = "[a-z0-9@$]"
+_SPACED = re.compile(f"(?<![^\\s(\"']){_UNIT}(?:[ \\t]+{_UNIT}){{2,}}(?=[\\s.,;:!?)\"']|$)")
+_PUNCT_SPACED = re.compile(f"(?<![^\\W_]){_UNIT}([.\\-_])(?:{_UNIT}\\1)+{_UNIT}(?![^\\W_])")
+
+
+def _mostly_letters(units: str) -> bool:
+    letters = sum(c.isalpha() for c in units)
+    return letters >= 3 and 2 * letters >= len(units)
+
+
+def _join_spaced(match: re.Match[str]) -> _Replacement | None:
+    """``y o u   a r e`` -> ``you are``: the narrowest gap separates letters, wider ones words."""
+    chunk, base = match.group(), match.start()
+    units = [(m.start(), m.group()) for m in re.finditer(r"\S", chunk)]
+    joined = "".join(u for _, u in units)
+    if not _mostly_letters(joined) or (len(units) < 4 and joined not in _KNOWN):
+        return None  # "u r a" is text-speak for "you are a"; "a s s" is spaced
+    gaps = [units[k + 1][0] - units[k][0] - 1 for k in range(len(units) - 1)]
+    narrow = min(gaps)
+    text = units[0][1]
+    sources = [(base + units[0][0], base + units[0][0] + 1)]
+    for gap, (pos, unit) in zip(gaps, units[1:], strict=True):
+        if gap > narrow:
+            text += " "
+            sources.append((base + pos - gap, base + pos))
+        text += unit
+        sources.append((base + pos, base + pos + 1))
+    return text, sources
+
+
+def _join_punct_spaced(match: re.Match[str]) -> _Replacement | None:
+    """``i.d.i.o.t`` -> ``idiot``."""
+    chunk, base = match.group(), match.start()
+    units = chunk[::2]
+    if not _mostly_letters(units):
+        return None
+    return units, [(base + 2 * k, base + 2 * k + 1) for k in range(len(units))]
+
+
+# Leetspeak: digits and symbols read as letters.
+_LEET = {
+    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
+    "@": "a", "$": "s", "!": "i", "|": "l", "€": "e",
+}  # fmt: skip
+_LEET_TABLE = str.maketrans(_LEET)
+_LEET_L_TABLE = str.maketrans({**_LEET, "1": "l", "!": "l"})  # "1ame", "sh!t" vs "l0ser"
+_MASK = frozenset("*#%")
+_SYMBOLS = frozenset("@$!|€") | _MASK
+_TOKEN_CHAR = "(?:[^\\W_]|[@$!|*#%€])"
+# A token holding at least one digit or symbol; starts only at a token boundary (linear time).
+_LEET_TOKEN = re.compile(f"(?<!{_TOKEN_CHAR}){_TOKEN_CHAR}*[0-9@$!|*#%€]{_TOKEN_CHAR}*")
+_INTERIOR = re.compile(r"[a-z][0-9$|€]+[a-z]")  # "@", "!" only in known words
+_EDGE_PUNCT = "!|#"
+
+
+def _masked_forms() -> dict[int, list[str]]:
+    forms: dict[int, list[str]] = {}
+    seen: set[str] = set()
+    for suffix in _SUFFIXES:
+        for word in MASKED_WORDS:
+            form = word + suffix
+            if form not in seen:
+                seen.add(form)
+                forms.setdefault(len(form), []).append(form)
+    return forms
+
+
+_FORMS = _masked_forms()
+_KNOWN = frozenset(f for group in _FORMS.values() for f in group)
+
+
+def _stands_for(char: str, letter: str) -> bool:
+    """A letter stands for itself, a digit for its leet letter, a symbol for any letter."""
+    if char.isalpha():
+        return char == letter
+    if char.isdigit():
+        return _LEET.get(char) == letter or (char == "1" and letter == "l")
+    return True
+
+
+def _unmask(core: str) -> str | None:
+    """The masked word ``core`` stands for, with each symbol standing for one letter."""
+    for form in _FORMS.get(len(core), ()):
+        if all(_stands_for(c, f) for c, f in zip(core, form, strict=True)):
+            return form
+    return None
+
+
+def _decode_token(match: re.Match[str]) -> _Replacement | None:
+    token, start = match.group(), match.start()
+    after = match.string[match.end() : match.end() + 2]
+    if "@" in token and len(after) == 2 and after[0] == "." and after[1].isalnum():
+        return None  # an e-mail address
+    lo, hi = 0, len(token)
+    while lo < hi and token[lo] in _EDGE_PUNCT:
+        lo += 1
+    while hi > lo and token[hi - 1] in _EDGE_PUNCT:
+        hi -= 1
+    if token[lo:hi].startswith("*"):  # "*really*" is emphasis, "***k" too rare to guess
+        while lo < hi and token[lo] == "*":
+            lo += 1
+        while hi > lo and token[hi - 1] == "*":
+            hi -= 1
+    stem = token[lo:hi].rstrip("*")
+    if stem.isalpha() and (stem in _KNOWN or len(stem) >= 5):
+        hi = lo + len(stem)  # "bitch*": a footnote star, not a masked letter
+    core = token[lo:hi]
+    if not any("a" <= c <= "z" for c in core) or core.isalpha():
+        return None
+    decoded: str | None = None
+    for table in (_LEET_TABLE, _LEET_L_TABLE):
+        candidate = core.translate(table)
+        if candidate in _KNOWN:
+            decoded = candidate
+            break
+    if decoded is None and any(c in _SYMBOLS for c in core):
+        decoded = _unmask(core)
+    hashtag = token.startswith("#")  # "#vote5sos", "#str8up" glue words and numbers
+    if decoded is None and not hashtag and "!" not in core and _INTERIOR.search(core):
+        candidate = core.translate(_LEET_TABLE)
+        decoded = candidate if candidate.isalpha() else None  # "2x4x24" is a measurement
+    if decoded is None or decoded == core:
+        return None
+    return _one_to_one(token[:lo] + decoded + token[hi:], start)
+
+
 # Three or more of the same letter become two: keeps "good"/"too" but "stuuuupid" -> "stuupid".
 _STRETCH = re.compile(r"(\w)\1{2,}")
-_SPACE = re.compile(r"\s+")
+
+
+def _shorten(match: re.Match[str]) -> _Replacement:
+    a, b = match.span()
+    return match.group(1) * 2, [(a, a + 1), (a + 1, b)]
+
+
+_SPACE = re.compile(r"\s{2,}|[^\S ]")
+
+
+def _space(match: re.Match[str]) -> _Replacement:
+    return " ", None
+
+
+def _pass(state: _State) -> None:
+    state.sub(_INVISIBLE, _drop)
+    _fold(state)
+    if not state.text.isascii():
+        _homoglyphs(state)
+    text = state.text
+    if "url" in text or "www." in text or "http" in text:
+        state.sub(_URL, _url)
+    if "@" in state.text:
+        state.sub(_MENTION, _mention)
+    state.sub(_SPACED, _join_spaced)
+    state.sub(_PUNCT_SPACED, _join_punct_spaced)
+    state.sub(_LEET_TOKEN, _decode_token)
+    state.sub(_STRETCH, _shorten)
+    state.sub(_SPACE, _space)
+    state.strip()
+
+
+def _run(text: str, track: bool) -> _State:
+    # Each rewrite can expose a pattern for another (removing a zero-width joiner lets NFKC
+    # compose, casefolding "ß" makes "ss", joining "s h 1 t" makes a leet token), so repeat
+    # the pass until nothing changes.
+    state = _State(text, track)
+    for _ in range(8):
+        before = state.text
+        _pass(state)
+        if state.text == before:
+            break
+    return state
 
 
 def normalize_text(text: str) -> str:
@@ -43,34 +427,39 @@ def normalize_text(text: str) -> str:
     Returns
     -------
     str
-        NFKC-normalised, case-folded text without zero-width characters, with runs of three or
-        more identical word characters shortened to two, URLs replaced by ``xxurl``, ``@mentions``
-        by ``xxuser`` and all whitespace runs collapsed to single spaces (stripped at both ends).
+        Case-folded NFKC text with Latin accents, homoglyphs, zero-width characters, spaced
+        letters, leetspeak and masked swear words undone (see the module docstring), runs of
+        three or more identical word characters shortened to two, URLs replaced by ``xxurl``,
+        ``@mentions`` by ``xxuser`` and all whitespace runs collapsed to single spaces
+        (stripped at both ends).
 
     Notes
     -----
-    ``normalize_text(normalize_text(s)) == normalize_text(s)`` for every string ``s``.
-    Character offsets are not preserved; span extraction must map back separately.
+    ``normalize_text(normalize_text(s)) == normalize_text(s)`` for every string ``s``, and
+    ``normalize_text(s) == normalize_with_offsets(s).text``.
     """
-    # Each rewrite can expose a pattern for another (removing a zero-width joiner lets NFKC
-    # compose, casefolding "ß" makes "ss"), so repeat the pass until nothing changes.
-    out = text
-    for _ in range(8):
-        nxt = _normalize_once(out)
-        if nxt == out:
-            break
-        out = nxt
-    return out
+    return _run(text, track=False).text
 
 
-def _normalize_once(text: str) -> str:
-    out = _INVISIBLE.sub("", text)
-    out = unicodedata.normalize("NFKC", out).casefold()
-    out = _URL.sub(f" {URL_TOKEN} ", out)
-    out = _MENTION.sub(f" {MENTION_TOKEN} ", out)
-    out = _STRETCH.sub(r"\1\1", out)
-    return _SPACE.sub(" ", out).strip()
+def normalize_with_offsets(text: str) -> Normalized:
+    """:func:`normalize_text` plus the original characters behind each normalised character.
 
+    Examples
+    --------
+    >>> norm = normalize_with_offsets("You  1d10t!")
+    >>> norm.text
+    'you idiot!'
+    >>> begin = norm.text.index("idiot")
+    >>> norm.original_span(begin, begin + 5)
+    (5, 10)
+    """
+    state = _run(text, track=True)
+    assert state.starts is not None
+    assert state.ends is not None
+    return Normalized(state.text, tuple(state.starts), tuple(state.ends))
+
+
+# ----------------------------------------------------------------------------- sentences
 
 # A sentence ends at ., !, ? or … (plus closing quotes/brackets) followed by whitespace, or at a
 # line break. Group 1 is the whitespace after the punctuation.

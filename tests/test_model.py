@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moderation import schema
 from moderation.corpus import load_corpus
 from moderation.features import FeatureConfig, make_features
-from moderation.model import MAX_SCORED_CHARS, HostilityModel
+from moderation.model import MAX_SCORED_CHARS, HostilityModel, Span, SpanLevel
 
 LABELLED = Path(__file__).parent / "data" / "labelled"
 
@@ -175,3 +177,127 @@ def test_top_terms_come_from_the_sentence_behind_the_score(model: HostilityModel
     terms = [t for t, _ in model.top_terms(CIVIL * 3 + "Shut up you stupid idiot.", "toxicity")]
     assert terms
     assert set(" ".join(terms).split()) <= {"shut", "up", "you", "stupid", "idiot"}
+
+
+# spans ----------------------------------------------------------------------------------------
+
+
+def covered(text: str, spans: list[Span]) -> str:
+    return " | ".join(text[s.begin : s.end] for s in spans)
+
+
+def test_a_hostile_sentence_in_a_long_civil_text_is_a_span(model: HostilityModel) -> None:
+    insult = "Shut up you stupid idiot moron."
+    text = CIVIL * 3 + insult
+    spans = model.spans(text, "toxicity", threshold=0.5)
+    assert [text[s.begin : s.end] for s in spans] == [insult]
+    assert spans[0].score >= 0.5
+    words = model.spans(text, "toxicity", threshold=0.5, level="word")
+    assert words
+    assert all(text.index(insult) <= s.begin < s.end <= len(text) for s in words)
+    assert "idiot" in covered(text, words)
+    assert model.spans(CIVIL * 3, "toxicity", threshold=0.5, level="word") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "typed"),
+    [
+        ("Thanks for the photos. You are a 1d10t.", "1d10t"),
+        ("Thanks for the photos. You are an \u0456d\u0456\u043et.", "\u0456d\u0456\u043et"),
+        ("Thanks for the photos. You are an i d i o t.", "i d i o t"),
+        ("Thanks for the photos. You are an i\u200bdiot.", "i\u200bdiot"),
+    ],
+)
+def test_word_spans_cover_the_obfuscated_characters(
+    model: HostilityModel, text: str, typed: str
+) -> None:
+    words = model.spans(text, "toxicity", threshold=0.5, level="word")
+    begin = text.index(typed)
+    assert any(s.begin <= begin and begin + len(typed) <= s.end for s in words), covered(
+        text, words
+    )
+    assert all(s.begin >= text.index("You") for s in words)  # nothing in the civil sentence
+
+
+def test_span_defaults_and_errors(model: HostilityModel) -> None:
+    assert model.spans("", "toxicity") == []
+    assert model.spans("   ", "insult", level="word") == []
+    with pytest.raises(ValueError, match="unknown label"):
+        model.spans("x", "rudeness")
+    text = "You are a pathetic idiot"
+    score = float(model.predict([text]).loc[0, "toxicity"])
+    assert model.spans(text, "toxicity", threshold=score + 0.01) == []
+    [whole] = model.spans(text, "toxicity", threshold=score - 0.01)
+    assert (whole.begin, whole.end) == (0, len(text))
+    assert whole.score == pytest.approx(score)
+    assert whole.to_dict() == {"begin": 0, "end": len(text), "score": round(score, 4)}
+    # The default threshold is the model's (set from the bundle), else 0.5.
+    model.thresholds = {"toxicity": score + 0.01}
+    try:
+        assert model.spans(text, "toxicity") == []
+    finally:
+        model.thresholds = {}
+
+
+def test_span_map_is_one_transform_call(
+    model: HostilityModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    transform = model.transform
+
+    def counting(texts: list[str]) -> object:
+        calls.append(len(texts))
+        return transform(texts)
+
+    monkeypatch.setattr(model, "transform", counting)
+    found = model.span_map(CIVIL + "You idiot.", list(schema.LABELS))
+    assert set(found) == set(schema.LABELS)
+    assert len(calls) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["You 1d10t.", "Lovely harbour photos.", "s t u p i d", "\u200b", " \n", "id\u0456ot!"]
+        ),
+        max_size=6,
+    )
+)
+def test_spans_are_ordered_offsets_of_the_original(model: HostilityModel, parts: list[str]) -> None:
+    text = " ".join(parts)
+    found = model.span_map(text, ["toxicity"], {"toxicity": 0.0}, word_threshold=0.0)["toxicity"]
+    for level in ("sentence", "word"):
+        previous = 0
+        for span in found[level]:
+            assert previous <= span.begin < span.end <= len(text)
+            assert text[span.begin : span.end].strip() == text[span.begin : span.end]
+            assert 0.0 <= span.score <= 1.0
+            previous = span.end
+    # At threshold 0 every word character is inside some span, at both levels.
+    for level in ("sentence", "word"):
+        inside = {i for s in found[level] for i in range(s.begin, s.end)}
+        assert all(i in inside for i, c in enumerate(text) if c.isalnum())
+
+
+def test_spans_batch_matches_one_text_at_a_time(model: HostilityModel) -> None:
+    texts = [CIVIL + "You 1d10t.", "", "Lovely harbour photos.", "s t u p i d idiot"]
+    levels: tuple[SpanLevel, ...] = ("sentence", "word")
+    for level in levels:
+        batch = model.spans_batch(texts, "toxicity", 0.3, level=level)
+        assert batch == [model.spans(t, "toxicity", 0.3, level=level) for t in texts]
+    with pytest.raises(TypeError, match="sequence of texts"):
+        model.span_maps("one text", ["toxicity"])
+
+
+def test_score_one_returns_spans_for_flagged_labels() -> None:
+    from moderation import Moderator
+
+    text = CIVIL + "Shut up, you stupid 1d10t."
+    one = Moderator.load().score_one(text)
+    assert "toxicity" in one.spans
+    assert set(one.spans) == set(one.word_spans) == set(one.terms)
+    [sentence] = one.spans["toxicity"]
+    assert text[int(sentence["begin"]) : int(sentence["end"])] == "Shut up, you stupid 1d10t."
+    words = " ".join(text[int(s["begin"]) : int(s["end"])] for s in one.word_spans["toxicity"])
+    assert "1d10t" in words
