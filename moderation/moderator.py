@@ -10,6 +10,7 @@ returns a new DataFrame with one row per input comment in input order.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,8 @@ from moderation.thread import attach_context
 
 log = logging.getLogger(__name__)
 
+#: Output column: JSON word spans behind each hostile score of an escalated comment.
+SPANS = "spans"
 #: Thread dynamics that reach the output after ``depth`` and ``root_id``.
 THREAD_OUTPUT = (
     DERAILED_AT,
@@ -166,6 +169,7 @@ class Moderator:
             )
             decisions = apply_rules(facts, self.rules)
         decisions[schema.REASONS] = self._explain(valid, facts, decisions)
+        decisions.insert(3, SPANS, self._spans(valid, facts, decisions))
 
         thread_fields = pd.concat(
             [context[[schema.DEPTH, schema.ROOT_ID]], dynamics[list(THREAD_OUTPUT)]], axis=1
@@ -183,6 +187,33 @@ class Moderator:
             len(out),
             ", ".join(f"{k} {v}" for k, v in out[schema.ACTION].value_counts().items()),
         )
+        return out
+
+    def _spans(
+        self, comments: pd.DataFrame, facts: pd.DataFrame, decisions: pd.DataFrame
+    ) -> pd.Series:
+        """JSON ``{label: [{begin, end, score}]}``: the offending words of escalated comments.
+
+        For each hostility label at or above the bundle's threshold, the words
+        behind it in original-text offsets (the review page highlights them).
+        Empty for allowed comments and labels below threshold.
+        """
+        out = pd.Series("", index=decisions.index, dtype=object)
+        rows = np.flatnonzero((decisions[schema.ACTION] != schema.Action.ALLOW.value).to_numpy())
+        if len(rows) == 0:
+            return out
+        thresholds = self.bundle.thresholds
+        texts = comments[schema.TEXT].astype(str).to_numpy()[rows].tolist()
+        found = self.bundle.hostility.span_maps(texts, list(schema.LABELS), thresholds)
+        values = facts[list(schema.LABELS)].to_numpy(dtype=float)[rows]
+        for k, (i, spans) in enumerate(zip(rows, found, strict=True)):
+            hits = {
+                label: [s.to_dict() for s in spans[label]["word"]]
+                for j, label in enumerate(schema.LABELS)
+                if values[k, j] >= thresholds.get(label, 0.5) and spans[label]["word"]
+            }
+            if hits:
+                out.iloc[int(i)] = json.dumps(hits)
         return out
 
     def _explain(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ OUTPUT_TAIL = [
     schema.ACTION,
     schema.PRIORITY,
     schema.REASONS,
+    "spans",
     "review_group",
     schema.DEPTH,
     schema.ROOT_ID,
@@ -122,3 +124,17 @@ def test_rules_can_count_an_authors_escalations_in_this_export(moderator: Modera
     )
     scored = moderator.with_rules(rules).score(comments)
     assert scored["action"].tolist() == ["hold", "hold", "review", "hold"]
+
+
+def test_spans_point_at_the_offending_words(moderator: Moderator) -> None:
+    text = (
+        "Thanks for the article, it was a careful and balanced read on the budget. "
+        "But you are a stupid idiot and everyone knows it."
+    )
+    scored = moderator.score(pd.DataFrame({"comment_id": ["1", "2"], "text": [text, "Nice day"]}))
+    spans = json.loads(scored.loc[0, "spans"])
+    assert "toxicity" in spans
+    pieces = [text[s["begin"] : s["end"]] for s in spans["toxicity"]]
+    assert any("idiot" in p for p in pieces)
+    assert all("article" not in p for p in pieces)
+    assert scored.loc[1, "spans"] == ""
