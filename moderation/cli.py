@@ -406,20 +406,42 @@ def train(
     show_default=True,
     help="Directory for report.md / report.json.",
 )
-def evaluate(model_dir: Path | None, datasets: Path, out_dir: Path) -> None:
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Also refit the recipe for Davidson 5-fold cross-validation and leave-one-source-out "
+    "cross-domain tests (about 30 minutes on 2 cores).",
+)
+@click.option(
+    "--update-card",
+    is_flag=True,
+    help="Record the results in the bundle's manifest and MODEL_CARD.md (pipeline unchanged).",
+)
+def evaluate(
+    model_dir: Path | None, datasets: Path, out_dir: Path, full: bool, update_card: bool
+) -> None:
     """Evaluate a model bundle on held-out and cross-domain test sets.
+
+    Writes report.md and report.json: held-out and cross-domain metrics, OLID, toxic spans,
+    identity-term bias per identity, thresholds at target precision and the curves that
+    notebooks/02-evaluation-curves.ipynb plots.
 
     Example:
 
     \b
         moderation evaluate --datasets ../shared/datasets -o evaluation/
+        moderation evaluate --full --update-card --model models/my-model
     """
     from moderation.bundle import default_bundle_path, load_bundle
-    from moderation.evaluate import evaluate_bundle, write_report
+    from moderation.evaluate import evaluate_bundle, refresh_card, write_report
 
     bundle = load_bundle(model_dir or default_bundle_path())
-    markdown, json_path = write_report(evaluate_bundle(bundle, datasets), out_dir)
+    report = evaluate_bundle(bundle, datasets, full=full)
+    markdown, json_path = write_report(report, out_dir)
     click.echo(f"Wrote {markdown} and {json_path}", err=True)
+    if update_card:
+        refresh_card(bundle.path, datasets, report=report)
+        click.echo(f"Updated {bundle.path / 'manifest.json'} and MODEL_CARD.md", err=True)
 
 
 @cli.group(cls=_Group)

@@ -31,10 +31,15 @@ from moderation.normalize import normalize_text, split_sentences
 
 __all__ = [
     "CORPUS_COLUMNS",
+    "DAVIDSON_CLASSES",
     "DEFAULT_DATASETS_DIR",
+    "IDENTITY_NEUTRAL",
+    "IDENTITY_TERMS",
     "SOURCES",
     "TEST_PERCENT",
     "Source",
+    "davidson_classes",
+    "identity_neutral_sentences",
     "load_corpus",
     "stable_bucket",
 ]
@@ -313,6 +318,33 @@ def _davidson(folder: Path) -> pd.DataFrame:
     texts = _clean_text(frame["tweet"])
     labels = {schema.TOXICITY: toxic, schema.PROFANITY: toxic}
     return _frame(texts, _hash_split(texts), labels)
+
+
+def davidson_classes(datasets_dir: Path) -> pd.DataFrame:
+    """Davidson tweets with their 3-way class, for the paper's evaluation protocol.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``text`` (as in the corpus), ``label`` (``hate``, ``offensive`` or ``neither``) and
+        ``group`` (the text, whose hash assigns cross-validation folds).
+    """
+    path = _find(Path(datasets_dir) / SOURCES["davidson"].folder, "labeled_data.csv")
+    frame = _read_csv(path, index_col=0)
+    _require(frame, ("class", "tweet"), path)
+    names = np.array(DAVIDSON_CLASSES)
+    texts = _clean_text(frame["tweet"])
+    return pd.DataFrame(
+        {
+            "text": texts.to_numpy(),
+            "label": names[frame["class"].astype(int).to_numpy()],
+            "group": texts.to_numpy(),
+        }
+    )
+
+
+#: Davidson et al. class ids 0, 1, 2.
+DAVIDSON_CLASSES = ("hate", "offensive", "neither")
 
 
 def _cat(folder: Path) -> pd.DataFrame:
@@ -728,3 +760,118 @@ def label_counts(corpus: pd.DataFrame) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows, columns=["source", "split", "label", "n", "positives"])
+
+
+# --------------------------------------------------------------------------- bias mitigation
+
+#: Name and licence of the neutral identity-mention sentences generated below.
+IDENTITY_NEUTRAL = "identity-neutral"
+IDENTITY_NEUTRAL_LICENCE = "Apache-2.0 (written for this project)"
+
+#: Identity words used *as adjectives* ("a {term} teacher"), written for this project. They are
+#: ordinary English vocabulary for groups that comment threads discuss (sexuality, gender,
+#: ethnicity and nationality, religion, age, disability). Overlap with any bias test set's word
+#: list is unavoidable -- mitigating bias about "gay" needs sentences that say "gay" -- but no
+#: test sentence, template frame or label is used.
+IDENTITY_TERMS = (
+    # sexuality and gender
+    "gay", "lesbian", "bisexual", "queer", "homosexual", "heterosexual", "straight",
+    "transgender", "trans", "nonbinary", "lgbt", "lgbtq", "female", "male", "intersex",
+    "asexual", "cisgender",
+    # ethnicity and nationality
+    "black", "white", "african", "african american", "asian", "asian american", "hispanic",
+    "latino", "latina", "latinx", "mexican", "arab", "middle eastern", "indigenous",
+    "native american", "european", "american", "canadian", "chinese", "japanese", "korean",
+    "indian", "pakistani", "nigerian", "somali", "syrian", "iranian", "irish", "italian",
+    "polish", "russian", "ukrainian", "jamaican", "filipino", "vietnamese", "brazilian",
+    "romani", "immigrant", "refugee",
+    # religion and belief
+    "muslim", "islamic", "jewish", "christian", "catholic", "protestant", "evangelical",
+    "mormon", "hindu", "sikh", "buddhist", "taoist", "atheist", "orthodox",
+    # age
+    "young", "younger", "old", "older", "elderly", "teenage", "middle aged", "millennial",
+    "retired",
+    # disability
+    "deaf", "blind", "disabled", "autistic", "paralyzed", "wheelchair-using",
+)  # fmt: skip
+
+#: Neutral sentence frames, written for this project in the register of news comments. None is
+#: toxic, whatever identity word fills ``{t}`` (or ``{T}``, the same word capitalised).
+#: Deliberately unlike the bias test templates ("<name> is a <adjective> <identity>", "Being
+#: <identity> is <adjective>", "You are a <adjective> <identity>", "I am <identity>", "<verb>
+#: <identity>"): the test measures whether the model generalises, so it is not mirrored.
+IDENTITY_FRAMES = (
+    "My neighbour is {t} and runs the bakery on the corner.",
+    "The {t} community centre is hosting a book fair on Saturday.",
+    "She grew up in a {t} family and became a nurse.",
+    "{T} voters will decide this election, according to the poll.",
+    "As a {t} parent, I want the school to fix the bus schedule.",
+    "The article quotes three {t} students about tuition fees.",
+    "He is {t} and has coached the youth football team for ten years.",
+    "Our town elected its first {t} mayor last spring.",
+    "There are {t} people on both sides of this debate.",
+    "I'm {t} too, and I agree with most of what the author says.",
+    "The museum opened an exhibition on {t} history.",
+    "A {t} woman won the cooking contest with a lemon pie.",
+    "My {t} colleague recommended this article to me.",
+    "The survey asked {t} residents about public transport.",
+    "Thanks for sharing your story as a {t} veteran.",
+    "The {t} man who reported the fire was thanked by the mayor.",
+    "Her grandparents were {t} and moved here in the sixties.",
+    "The new clinic serves {t} patients and everyone else in the county.",
+    "We need more {t} teachers in our schools.",
+    "He wrote a thoughtful letter about being {t} in a small town.",
+    "The {t} choir sang at the opening of the bridge.",
+    "Several {t} business owners spoke at the council meeting.",
+    "I have {t} friends who see this issue differently.",
+    "The film follows a {t} family on a road trip.",
+    # Short mentions: in a short text the identity word carries most of the weight, which is
+    # where a learned "identity word = abuse" association does the most harm.
+    "My neighbour is {t}.",
+    "She is {t}.",
+    "He's {t}.",
+    "My wife is {t}.",
+    "Both my parents are {t}.",
+    "I'm {t} myself.",
+    "Speaking as a {t} person, thanks.",
+    "{T} people live here too.",
+    "Lots of {t} readers here.",
+    "A {t} friend sent me this.",
+    "{T} and proud.",
+    "Greetings from a {t} reader.",
+    "Our {t} neighbours agree.",
+    "The {t} vote matters.",
+    "{T} families, welcome.",
+    "{T}",
+)
+
+#: Every label is known and 0 on these sentences: a neutral mention attacks nobody.
+IDENTITY_NEUTRAL_LABELS = schema.LABELS
+
+
+def identity_neutral_sentences(
+    terms: Sequence[str] = IDENTITY_TERMS, frames: Sequence[str] = IDENTITY_FRAMES
+) -> pd.DataFrame:
+    """Neutral, non-toxic sentences mentioning identity groups, for bias mitigation.
+
+    Every frame of :data:`IDENTITY_FRAMES` is filled with every term of
+    :data:`IDENTITY_TERMS`; every label is 0. Fitted alongside the corpus they teach the model
+    that naming a group is not an attack, which the training data alone does not (identity
+    words there appear mostly in abuse). The text is written for this project, so a model
+    trained on it stays redistributable.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CORPUS_COLUMNS`, source :data:`IDENTITY_NEUTRAL`, split ``train``.
+    """
+    texts = [
+        frame.format(t=term, T=term[:1].upper() + term[1:]) for frame in frames for term in terms
+    ]
+    labels = {label: np.zeros(len(texts)) for label in IDENTITY_NEUTRAL_LABELS}
+    out = _frame(texts, [TRAIN] * len(texts), labels)
+    out["group"] = out["text"]
+    out = out.assign(
+        source=IDENTITY_NEUTRAL, licence=IDENTITY_NEUTRAL_LICENCE, redistributable=True
+    )
+    return out[list(CORPUS_COLUMNS)]

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +32,39 @@ from sklearn.metrics import (
 
 from moderation import schema
 from moderation.bundle import Bundle, load_bundle, save_bundle
-from moderation.corpus import SOURCES, TSD_TEST, load_corpus, stable_bucket
+from moderation.corpus import (
+    IDENTITY_FRAMES,
+    IDENTITY_NEUTRAL,
+    IDENTITY_TERMS,
+    SOURCES,
+    TSD_TEST,
+    identity_neutral_sentences,
+    load_corpus,
+    stable_bucket,
+)
 from moderation.errors import TrainingError
 from moderation.features import FeatureConfig
 from moderation.model import HostilityModel
 from moderation.normalize import split_sentences
 
 __all__ = [
+    "IDENTITY_NEUTRAL_WEIGHT",
+    "PRECISION_TARGETS",
     "VALIDATION_BUCKETS",
+    "TrainingRows",
+    "bias_aucs",
     "binary_metrics",
     "choose_thresholds",
     "evaluate_model",
+    "fit_hostility",
+    "generalized_mean",
+    "identity_template_bias",
+    "known_rows",
     "metrics_table",
+    "precision_recall_at",
     "render_card",
+    "split_training_rows",
+    "thresholds_at_precision",
     "train_bundle",
 ]
 
@@ -71,6 +92,19 @@ NOT_FITTED = frozenset({"toxic-spans-civil"})
 
 #: Sentence-level sources: excluded from the off-topic scorer's background texts.
 SENTENCE_SOURCES = frozenset({"toxic-spans-sentences"})
+
+#: Sample weight of each neutral identity-mention sentence
+#: (:func:`moderation.corpus.identity_neutral_sentences`) added to the fitted rows to mitigate
+#: identity-term bias; 0 turns the mitigation off. See ``data/README.md`` for the measurements.
+IDENTITY_NEUTRAL_WEIGHT = 1.0
+
+#: Whether each identity term's neutral sentences are weighted up to balance the term's toxic
+#: rate in the fitted rows (:func:`identity_balance_weights`).
+IDENTITY_BALANCE = True
+
+#: Target precisions for :func:`thresholds_at_precision` (0.6 for ``review``-class rules, 0.8
+#: for ``hold``-class rules).
+PRECISION_TARGETS = (0.6, 0.8)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -183,24 +217,192 @@ def _bias_sets(model: Any, datasets_dir: Path) -> dict[str, Any]:
     return out
 
 
+#: The identity-term template set scored per identity (Borkan et al. 2019 metrics), and the
+#: word list that names the identities in it.
+TEMPLATES = "en_sentence_templates.csv"
+TEMPLATE_IDENTITIES = "bias_madlibs_wordlists/adjectives_people.txt"
+#: Power of the generalised mean in the Jigsaw bias metric, and the weight of each part.
+BIAS_POWER = -5.0
+BIAS_WEIGHT = 0.25
+#: Targets of issue 3 for every identity.
+SUBGROUP_AUC_TARGET = 0.95
+BPSN_AUC_TARGET = 0.90
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    if len(y) == 0 or y.all() or not y.any():
+        return None
+    return float(roc_auc_score(y, s))
+
+
+def bias_aucs(y: np.ndarray, score: np.ndarray, in_subgroup: np.ndarray) -> dict[str, Any]:
+    """Subgroup, BPSN and BNSP ROC-AUC of one identity subgroup (Borkan et al. 2019).
+
+    - Subgroup AUC: only the examples that mention the identity.
+    - BPSN (background positive, subgroup negative): the subgroup's non-toxic examples and the
+      toxic examples that do not mention it. Low when neutral mentions outscore real abuse.
+    - BNSP (background negative, subgroup positive): the subgroup's toxic examples and the
+      non-toxic examples that do not mention it. Low when abuse of the group scores low.
+
+    AUCs are ``None`` where one class is missing.
+    """
+    y = np.asarray(y, dtype=bool)
+    s = np.asarray(score, dtype=np.float64)
+    sub = np.asarray(in_subgroup, dtype=bool)
+    bpsn = (sub & ~y) | (~sub & y)
+    bnsp = (sub & y) | (~sub & ~y)
+    return {
+        "subgroup_auc": _auc(y[sub], s[sub]),
+        "bpsn_auc": _auc(y[bpsn], s[bpsn]),
+        "bnsp_auc": _auc(y[bnsp], s[bnsp]),
+        "n": int(sub.sum()),
+        "positives": int((sub & y).sum()),
+    }
+
+
+def generalized_mean(values: Sequence[float], p: float = BIAS_POWER) -> float:
+    """Power mean ``(mean(v ** p)) ** (1 / p)``; with p = -5 it is dominated by the worst value."""
+    v = np.asarray(values, dtype=np.float64)
+    if p < 0 and (v <= 0).any():
+        return 0.0  # the limit: one AUC of 0 makes the mean 0
+    return float(np.mean(v**p) ** (1.0 / p))
+
+
+def _identity_pattern(terms: Sequence[str]) -> re.Pattern[str]:
+    ordered = sorted({t.strip().lower() for t in terms if t.strip()}, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b", re.IGNORECASE)
+
+
+def template_identities(phrases: Sequence[str], terms: Sequence[str]) -> list[str | None]:
+    """The identity term each template phrase mentions (the longest match), or None.
+
+    "african american" wins over "american", "middle aged" over "middle".
+    """
+    pattern = _identity_pattern(terms)
+    out: list[str | None] = []
+    for phrase in phrases:
+        found = [m.group(1).lower() for m in pattern.finditer(phrase)]
+        out.append(max(found, key=len) if found else None)
+    return out
+
+
+def identity_template_bias(model: Any, datasets_dir: Path) -> dict[str, Any]:
+    """Borkan et al. (2019) bias metrics of ``toxicity`` on the identity-term sentence templates.
+
+    Each template phrase ("<name> is a <adjective> <identity>", "Being <identity> is
+    <adjective>", ...) is assigned the identity term it mentions (from the set's own identity
+    word list); phrases naming no identity (the occupation templates) are background for every
+    subgroup. The final score is the Jigsaw Unintended Bias metric:
+    ``0.25 * overall AUC + 0.25 * M(subgroup) + 0.25 * M(BPSN) + 0.25 * M(BNSP)`` with ``M`` the
+    generalised mean with p = -5 over identities.
+
+    Returns
+    -------
+    dict
+        ``{}`` if the templates are absent; else ``overall_auc``, ``final_metric``, the three
+        generalised means, ``per_identity`` (term -> AUCs), the worst identities and whether
+        the issue's targets (Subgroup AUC >= 0.95, BPSN >= 0.90 for every identity) are met.
+    """
+    folder = Path(datasets_dir) / "identity-bias-templates"
+    found = [p for p in (folder / f"{TEMPLATES}.gz", folder / TEMPLATES) if p.is_file()]
+    words = folder / TEMPLATE_IDENTITIES
+    if not found or not words.is_file():
+        return {}
+    frame = pd.read_csv(found[0])
+    phrases = frame["phrase"].astype(str).tolist()
+    terms = [t for t in words.read_text(encoding="utf-8").splitlines() if t.strip()]
+    identity = np.array(template_identities(phrases, terms), dtype=object)
+    y = (frame["toxicity"] == "toxic").to_numpy()
+    s = model.predict(phrases)[schema.TOXICITY].to_numpy()
+    per: dict[str, dict[str, Any]] = {}
+    for term in sorted({t for t in identity if t is not None}):
+        per[term] = {
+            k: round(v, 4) if isinstance(v, float) else v
+            for k, v in bias_aucs(y, s, identity == term).items()
+        }
+    overall = float(roc_auc_score(y, s))
+    means = {
+        f"{key}_power_mean": round(
+            generalized_mean([m[key] for m in per.values() if m[key] is not None]), 4
+        )
+        for key in ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+    }
+    final = BIAS_WEIGHT * overall + BIAS_WEIGHT * sum(means.values())
+
+    def worst(key: str) -> list[list[Any]]:
+        ranked = sorted(per.items(), key=lambda kv: kv[1][key])
+        return [[term, m[key]] for term, m in ranked[:5]]
+
+    return {
+        "templates": TEMPLATES.removesuffix(".csv"),
+        "n": len(y),
+        "identities": len(per),
+        "overall_auc": round(overall, 4),
+        **means,
+        "final_metric": round(final, 4),
+        "worst_subgroup_auc": worst("subgroup_auc"),
+        "worst_bpsn_auc": worst("bpsn_auc"),
+        "worst_bnsp_auc": worst("bnsp_auc"),
+        "identities_below_subgroup_target": sum(
+            m["subgroup_auc"] < SUBGROUP_AUC_TARGET for m in per.values()
+        ),
+        "identities_below_bpsn_target": sum(m["bpsn_auc"] < BPSN_AUC_TARGET for m in per.values()),
+        "per_identity": per,
+    }
+
+
+def span_f1(truth: set[int], predicted: set[int]) -> float:
+    """SemEval-2021 Task 5 per-post F1 of character offsets (1 when both are empty)."""
+    if not truth or not predicted:
+        return float(truth == predicted)
+    hit = len(truth & predicted)
+    return 2 * hit / (len(truth) + len(predicted))
+
+
+def _span_bounds(span: Any) -> tuple[int, int]:
+    """``(begin, end)`` of a span given as a mapping, an object or a tuple."""
+    if isinstance(span, Mapping):
+        return int(span["begin"]), int(span["end"])
+    if hasattr(span, "begin"):
+        return int(span.begin), int(span.end)
+    return int(span[0]), int(span[1])
+
+
+def model_span_offsets(
+    model: Any, texts: Sequence[str], label: str, threshold: float
+) -> list[set[int]] | None:
+    """Character offsets of the word-level spans the model flags for ``label`` in each text.
+
+    Uses ``model.spans_batch(texts, label, threshold)`` (one list of spans per text, each with
+    ``begin``/``end``) when the model has it; None otherwise.
+    """
+    method = getattr(model, "spans_batch", None)
+    if not callable(method):
+        return None
+    found = method(list(texts), label, threshold)
+    return [{i for span in spans for i in range(*_span_bounds(span))} for spans in found]
+
+
 def _toxic_spans_test(model: Any, datasets_dir: Path, threshold: float) -> dict[str, Any]:
-    """Sentence-level scores on the official SemEval-2021 Task 5 test set (never trained on).
+    """Scores on the official SemEval-2021 Task 5 toxic-spans test set (never trained on).
 
     Each post is cut into sentences; a sentence is toxic when it overlaps the gold span
     offsets. Reports the sentence toxicity ROC-AUC and the task's span F1 (mean per-post F1 of
     character offsets) when the predicted span is every sentence scoring at least the toxicity
     threshold -- sentence granularity, so precision is bounded by the civil words around an
-    insult.
+    insult. If the model has a ``spans_batch`` method (word-level character spans of offending
+    text), the official span F1 of its spans is reported as ``span_f1``.
     """
     folder = datasets_dir / "toxic-spans-civil"
     found = [p for p in (folder / f"{TSD_TEST}.gz", folder / TSD_TEST) if p.is_file()]
     if not found:
         return {}
     frame = pd.read_csv(found[0])
+    texts = frame["text"].astype(str).tolist()
     posts: list[tuple[set[int], list[tuple[int, int]]]] = []
     sentences: list[str] = []
     gold: list[bool] = []
-    for text, spans in zip(frame["text"].astype(str), frame["spans"].astype(str), strict=True):
+    for text, spans in zip(texts, frame["spans"].astype(str), strict=True):
         offsets = split_sentences(text)
         truth = {int(i) for i in json.loads(spans)}
         posts.append((truth, offsets))
@@ -214,13 +416,9 @@ def _toxic_spans_test(model: Any, datasets_dir: Path, threshold: float) -> dict[
             i for j, (a, b) in enumerate(offsets) if scores[k + j] >= threshold for i in range(a, b)
         }
         k += len(offsets)
-        if not truth or not predicted:
-            f1s.append(float(truth == predicted))
-            continue
-        hit = len(truth & predicted)
-        f1s.append(2 * hit / (len(truth) + len(predicted)))
+        f1s.append(span_f1(truth, predicted))
     y = np.asarray(gold)
-    return {
+    out: dict[str, Any] = {
         "sentence_roc_auc": round(float(roc_auc_score(y, scores)), 4),
         "sentence_pr_auc": round(float(average_precision_score(y, scores)), 4),
         "sentences": len(y),
@@ -229,6 +427,12 @@ def _toxic_spans_test(model: Any, datasets_dir: Path, threshold: float) -> dict[
         "posts": len(posts),
         "threshold": round(threshold, 4),
     }
+    predicted_spans = model_span_offsets(model, texts, schema.TOXICITY, threshold)
+    if predicted_spans is not None:
+        pairs = zip(posts, predicted_spans, strict=True)
+        out["span_f1"] = round(float(np.mean([span_f1(t, p) for (t, _), p in pairs])), 4)
+        out["span_method"] = "model.spans_batch (word level) at the toxicity threshold"
+    return out
 
 
 def evaluate_model(
@@ -273,6 +477,9 @@ def evaluate_model(
         )
     if datasets_dir is not None:
         report["identity_bias"] = _bias_sets(model, Path(datasets_dir))
+        templates = identity_template_bias(model, Path(datasets_dir))
+        if templates:
+            report["identity_templates"] = templates
         spans = _toxic_spans_test(
             model, Path(datasets_dir), float(thresholds.get(schema.TOXICITY, 0.5))
         )
@@ -321,6 +528,296 @@ def choose_thresholds(labels: pd.DataFrame, scores: pd.DataFrame) -> dict[str, f
         best = int(np.argmax(f1[:-1]))
         out[label] = round(float(cuts[best]), 4)
     return out
+
+
+def known_rows(
+    labels: pd.DataFrame, scores: pd.DataFrame, label: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Truth, scores and weights of the rows that know ``label``.
+
+    With a ``source`` column every source weighs the same in total (each row ``1 / rows of its
+    source``), so one large source with its own base rate does not set the precision.
+    """
+    known = labels[label].notna().to_numpy()
+    y = labels[label].to_numpy()[known] >= 0.5
+    s = scores[label].to_numpy(dtype=np.float64)[known]
+    if "source" not in labels:
+        return y, s, np.ones(len(y))
+    source = labels["source"].to_numpy()[known]
+    _, inverse, counts = np.unique(source, return_inverse=True, return_counts=True)
+    return y, s, 1.0 / counts[inverse]
+
+
+def _weighted_pr(
+    y: np.ndarray, hit: np.ndarray, w: np.ndarray
+) -> tuple[float | None, float | None]:
+    flagged = float(w[hit].sum())
+    positives = float(w[y].sum())
+    tp = float(w[hit & y].sum())
+    return (tp / flagged if flagged else None, tp / positives if positives else None)
+
+
+def thresholds_at_precision(
+    labels: pd.DataFrame,
+    scores: pd.DataFrame,
+    targets: Sequence[float] = PRECISION_TARGETS,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per label and target precision, the lowest threshold whose precision reaches the target.
+
+    Among the thresholds where ``precision(score >= t) >= target`` on the given (validation)
+    rows, the one with the highest recall. A target no threshold reaches gets ``threshold``
+    ``None`` (the label cannot be used at that precision). If ``labels`` has a ``source``
+    column, precision and recall are source-balanced: every source weighs the same.
+
+    Returns
+    -------
+    dict
+        ``{label: {"0.8": {"threshold", "precision", "recall", "flagged", "n", "positives"}}}``
+        with target keys formatted as ``f"{target:g}"``.
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for label in schema.LABELS:
+        y, s, w = known_rows(labels, scores, label)
+        entry: dict[str, dict[str, Any]] = {}
+        for target in targets:
+            found: dict[str, Any] = {"threshold": None, "precision": None, "recall": None}
+            if y.any() and not y.all():
+                precision, recall, cuts = precision_recall_curve(y, s, sample_weight=w)
+                ok = np.flatnonzero(precision[:-1] >= target)
+                if ok.size:
+                    best = int(ok[np.argmax(recall[ok])])
+                    found = {
+                        "threshold": round(float(cuts[best]), 4),
+                        "precision": round(float(precision[best]), 4),
+                        "recall": round(float(recall[best]), 4),
+                    }
+            found["flagged"] = (
+                int((s >= found["threshold"]).sum()) if found["threshold"] is not None else 0
+            )
+            found["n"] = len(y)
+            found["positives"] = int(y.sum())
+            entry[f"{target:g}"] = found
+        out[label] = entry
+    return out
+
+
+def precision_recall_at(
+    labels: pd.DataFrame, scores: pd.DataFrame, thresholds: Mapping[str, float | None]
+) -> dict[str, dict[str, Any]]:
+    """Precision and recall of ``score >= threshold`` per label (``None`` thresholds skipped).
+
+    Source-balanced like :func:`thresholds_at_precision` when ``labels`` has a ``source``
+    column; ``by_source`` then gives each source's own precision and recall.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for label, threshold in thresholds.items():
+        if threshold is None or label not in labels:
+            continue
+        y, s, w = known_rows(labels, scores, label)
+        hit = s >= threshold
+        precision, recall = _weighted_pr(y, hit, w)
+        entry: dict[str, Any] = {
+            "threshold": threshold,
+            "precision": None if precision is None else round(precision, 4),
+            "recall": None if recall is None else round(recall, 4),
+            "flagged": int(hit.sum()),
+            "n": len(y),
+            "positives": int(y.sum()),
+        }
+        if "source" in labels:
+            known = labels[label].notna().to_numpy()
+            source = labels["source"].to_numpy()[known]
+            by_source: dict[str, Any] = {}
+            for name in sorted(set(source)):
+                m = source == name
+                p, r = _weighted_pr(y[m], hit[m], np.ones(int(m.sum())))
+                by_source[str(name)] = {
+                    "precision": None if p is None else round(p, 4),
+                    "recall": None if r is None else round(r, 4),
+                    "n": int(m.sum()),
+                    "positives": int(y[m].sum()),
+                }
+            entry["by_source"] = by_source
+        out[label] = entry
+    return out
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The corpus cut the way :func:`train_bundle` fits, validates and evaluates."""
+
+    fit: pd.DataFrame  # fitted (identity-neutral sentences are added by fit_hostility)
+    validation: pd.DataFrame  # train-split rows kept out of fitting to choose thresholds
+    background: list[str]  # comment-level fit texts for the off-topic scorer
+    trained_sources: list[str]
+    heldout_sources: list[str]  # sources whose test rows are held-out (not cross-domain)
+
+
+def split_training_rows(
+    corpus: pd.DataFrame,
+    *,
+    include_restricted: bool = False,
+    exclude: Sequence[str] = (),
+) -> TrainingRows:
+    """Cut the corpus into fitting and validation rows (train split of usable sources).
+
+    Parameters
+    ----------
+    corpus
+        Output of :func:`moderation.corpus.load_corpus`.
+    include_restricted
+        Also use sources whose licence does not allow redistributing a model.
+    exclude
+        Sources to leave out entirely (leave-one-source-out evaluation).
+    """
+    usable = corpus["redistributable"] | include_restricted
+    keep = (corpus["split"] == "train") & usable & ~corpus["source"].isin(list(exclude))
+    candidates = corpus[keep].reset_index(drop=True)
+    bucket = np.fromiter((stable_bucket(t) for t in candidates["group"]), dtype=np.int64)
+    in_val = np.isin(bucket, np.asarray(VALIDATION_BUCKETS))
+    # Off-topic background: comment-level training texts (as before sentences were added).
+    background = candidates.loc[
+        ~in_val & ~candidates["source"].isin(list(SENTENCE_SOURCES)), "text"
+    ].tolist()
+    fitted = ~candidates["source"].isin(list(NOT_FITTED)).to_numpy()
+    train_rows = candidates[fitted].reset_index(drop=True)
+    is_val = in_val[fitted]
+    trained = sorted(train_rows["source"].unique())
+    return TrainingRows(
+        fit=train_rows[~is_val].reset_index(drop=True),
+        validation=train_rows[is_val].reset_index(drop=True),
+        background=background,
+        trained_sources=trained,
+        heldout_sources=sorted({*trained, *(set(candidates["source"]) & NOT_FITTED)}),
+    )
+
+
+def identity_balance_weights(
+    fit_rows: pd.DataFrame, terms: Sequence[str], frames: int, weight: float
+) -> dict[str, float]:
+    """Per identity term, the weight of each of its neutral sentences (Dixon et al. 2018).
+
+    Balancing as in "Measuring and Mitigating Unintended Bias in Text Classification": a term
+    that appears in toxic training texts more often than the overall toxic rate gets enough
+    weighted neutral sentences to bring its toxic rate down to that rate. With ``n`` known
+    texts mentioning the term, ``k`` of them toxic, and overall rate ``r``, the neutral weight
+    needed is ``k / r - n``, shared by the term's ``frames`` sentences; every term gets at
+    least ``weight`` per sentence.
+    """
+    known = fit_rows[fit_rows[schema.TOXICITY].notna()]
+    toxic = (known[schema.TOXICITY] >= 0.5).to_numpy()
+    rate = float(toxic.mean()) if len(toxic) else 0.0
+    lowered = known["text"].str.lower()
+    out: dict[str, float] = {}
+    for term in terms:
+        if rate <= 0:
+            out[term] = weight
+            continue
+        mentions = lowered.str.contains(rf"\b{re.escape(term)}\b", regex=True).to_numpy()
+        needed = toxic[mentions].sum() / rate - mentions.sum()
+        out[term] = weight * max(1.0, float(needed) / frames)
+    return out
+
+
+def fit_hostility(
+    fit_rows: pd.DataFrame,
+    *,
+    seed: int = 0,
+    identity_neutral_weight: float = IDENTITY_NEUTRAL_WEIGHT,
+    identity_balance: bool = IDENTITY_BALANCE,
+) -> HostilityModel:
+    """Fit the shipped recipe's hostility model on ``fit_rows``.
+
+    Adds the neutral identity-mention sentences
+    (:func:`moderation.corpus.identity_neutral_sentences`) with ``identity_neutral_weight``
+    (0 leaves them out) to mitigate identity-term bias; with ``identity_balance`` each term's
+    sentences are weighted up to balance its toxic rate (:func:`identity_balance_weights`).
+    """
+    rows = fit_rows
+    weights = np.ones(len(rows))
+    if identity_neutral_weight > 0:
+        neutral = identity_neutral_sentences()
+        terms = [term for _ in IDENTITY_FRAMES for term in IDENTITY_TERMS]
+        per_term = (
+            identity_balance_weights(
+                fit_rows, IDENTITY_TERMS, len(IDENTITY_FRAMES), identity_neutral_weight
+            )
+            if identity_balance
+            else dict.fromkeys(IDENTITY_TERMS, identity_neutral_weight)
+        )
+        rows = pd.concat([fit_rows, neutral], ignore_index=True)
+        weights = np.concatenate([weights, [per_term[t] for t in terms]])
+    model = HostilityModel(FeatureConfig(), C=DEFAULT_C, sentence_weight=SENTENCE_WEIGHT)
+    model.fit(rows, seed=seed, sample_weight=weights)
+    return model
+
+
+THRESHOLD_METHOD = (
+    "per label, the score maximising F1 on validation rows: train-split rows of the training "
+    f"sources whose text hash bucket is in {VALIDATION_BUCKETS.start}.."
+    f"{VALIDATION_BUCKETS.stop - 1} of 0..99; these rows were not used for fitting"
+)
+AT_PRECISION_METHOD = (
+    "per label and target precision, the lowest score threshold (highest recall) whose precision "
+    "on the validation rows reaches the target, every training source weighing the same (so "
+    "Davidson's 83 % toxic tweets do not set it); test_precision / test_recall are measured the "
+    "same way at that threshold on the test rows of the training sources (whole toxic-spans "
+    "posts, all toxic, excluded), test_by_source per source. Precision depends on how common "
+    "the label is: on a comment section with fewer toxic comments than these rows (on average "
+    "about 30 % toxic per source), expect lower precision at the same threshold"
+)
+
+
+def precision_thresholds(
+    model: Any,
+    rows: TrainingRows,
+    corpus: pd.DataFrame,
+    val_scores: pd.DataFrame | None = None,
+    targets: Sequence[float] = PRECISION_TARGETS,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Thresholds at target precisions on validation rows, checked on held-out test rows.
+
+    Returns
+    -------
+    dict
+        ``{label: {"0.8": {"threshold", "precision", "recall", ..., "test_precision",
+        "test_recall", "test_flagged", "test_n", "test_positives"}}}``; the plain keys are
+        measured on the validation rows the threshold was chosen on.
+    """
+    if val_scores is None:
+        val_scores = model.predict(rows.validation["text"].tolist())
+    chosen = thresholds_at_precision(rows.validation, val_scores, targets)
+    pooled = list(set(rows.heldout_sources) - NOT_FITTED)
+    test = corpus[(corpus["split"] == "test") & corpus["source"].isin(pooled)]
+    test = test.reset_index(drop=True)
+    test_scores = model.predict(test["text"].tolist())
+    for key in (f"{t:g}" for t in targets):
+        checked = precision_recall_at(
+            test, test_scores, {label: chosen[label][key]["threshold"] for label in chosen}
+        )
+        for label, entry in chosen.items():
+            got = checked.get(label, {})
+            for field in ("precision", "recall", "flagged", "n", "positives", "by_source"):
+                entry[key][f"test_{field}"] = got.get(field)
+    return chosen
+
+
+def _identity_neutral_summary() -> dict[str, Any]:
+    neutral = identity_neutral_sentences()
+    return {
+        "licence": str(neutral["licence"].iloc[0]),
+        "redistributable": True,
+        "folder": None,
+        "labels": {
+            label: {"rows": len(neutral), "positives": 0}
+            for label in schema.LABELS
+            if neutral[label].notna().any()
+        },
+        "rows": len(neutral),
+        "weight": IDENTITY_NEUTRAL_WEIGHT,
+        "note": "neutral identity-mention sentences written for this project "
+        "(moderation.corpus.identity_neutral_sentences); identity-term bias mitigation",
+    }
 
 
 def _source_summary(frame: pd.DataFrame) -> dict[str, Any]:
@@ -380,61 +877,49 @@ def train_bundle(
     started = time.monotonic()
     datasets_dir = Path(datasets_dir)
     corpus = load_corpus(datasets_dir)
-    usable = corpus["redistributable"] | include_restricted
-    candidates = corpus[(corpus["split"] == "train") & usable].reset_index(drop=True)
-    bucket = np.fromiter((stable_bucket(t) for t in candidates["group"]), dtype=np.int64)
-    in_val = np.isin(bucket, np.asarray(VALIDATION_BUCKETS))
-    # Off-topic background: comment-level training texts (as before sentences were added).
-    background = candidates.loc[
-        ~in_val & ~candidates["source"].isin(list(SENTENCE_SOURCES)), "text"
-    ].tolist()
-    fitted = ~candidates["source"].isin(list(NOT_FITTED)).to_numpy()
-    train_rows = candidates[fitted].reset_index(drop=True)
-    if train_rows.empty:
+    rows = split_training_rows(corpus, include_restricted=include_restricted)
+    if rows.fit.empty:
         raise TrainingError(f"no training rows found under {datasets_dir}")
-    is_val = in_val[fitted]
-    fit_rows = train_rows[~is_val].reset_index(drop=True)
-    val_rows = train_rows[is_val].reset_index(drop=True)
-    trained_sources = sorted(train_rows["source"].unique())
-    heldout_sources = sorted({*trained_sources, *(set(candidates["source"]) & NOT_FITTED)})
     logger.info(
         "training on %d rows (%d validation) from %s",
-        len(fit_rows),
-        len(val_rows),
-        ", ".join(trained_sources),
+        len(rows.fit),
+        len(rows.validation),
+        ", ".join(rows.trained_sources),
     )
+    model = fit_hostility(rows.fit, seed=seed)
+    val_scores = model.predict(rows.validation["text"].tolist())
+    thresholds = choose_thresholds(rows.validation, val_scores)
+    metrics = evaluate_model(model, corpus, thresholds, rows.heldout_sources, datasets_dir)
+    at_precision = precision_thresholds(model, rows, corpus, val_scores)
 
-    config = FeatureConfig()
-    model = HostilityModel(config, C=DEFAULT_C, sentence_weight=SENTENCE_WEIGHT)
-    model.fit(fit_rows, seed=seed)
-    thresholds = choose_thresholds(val_rows, model.predict(val_rows["text"].tolist()))
-    metrics = evaluate_model(model, corpus, thresholds, heldout_sources, datasets_dir)
-
-    off_topic = fit_off_topic(datasets_dir, background, include_restricted=include_restricted)
+    off_topic = fit_off_topic(datasets_dir, rows.background, include_restricted=include_restricted)
     metrics["off_topic"] = getattr(off_topic, "metrics", {})
     elapsed = round(time.monotonic() - started, 1)
 
-    test_rows = corpus[(corpus["split"] == "test") & corpus["source"].isin(heldout_sources)]
+    test_rows = corpus[(corpus["split"] == "test") & corpus["source"].isin(rows.heldout_sources)]
+    config = model.config
+    sources = _source_summary(rows.fit)
+    if IDENTITY_NEUTRAL_WEIGHT > 0:
+        sources[IDENTITY_NEUTRAL] = _identity_neutral_summary()
     manifest_extra: dict[str, Any] = {
         "thresholds": thresholds,
-        "threshold_method": (
-            "per label, the score maximising F1 on validation rows: train-split rows of the "
-            f"training sources whose text hash bucket is in {VALIDATION_BUCKETS.start}.."
-            f"{VALIDATION_BUCKETS.stop - 1} of 0..99; these rows were not used for fitting"
-        ),
-        "sources": _source_summary(fit_rows),
-        "heldout_sources": heldout_sources,
+        "threshold_method": THRESHOLD_METHOD,
+        "thresholds_at_precision": at_precision,
+        "thresholds_at_precision_method": AT_PRECISION_METHOD,
+        "sources": sources,
+        "heldout_sources": rows.heldout_sources,
         "heldout_rows": {str(k): int(v) for k, v in test_rows["source"].value_counts().items()},
         "training": {
             "seed": seed,
             "include_restricted": include_restricted,
-            "fit_rows": len(fit_rows),
-            "validation_rows": len(val_rows),
+            "fit_rows": len(rows.fit),
+            "validation_rows": len(rows.validation),
             "features": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()
             },
             "C": DEFAULT_C,
             "sentence_weight": SENTENCE_WEIGHT,
+            "identity_neutral_weight": IDENTITY_NEUTRAL_WEIGHT,
             "not_fitted": sorted(NOT_FITTED),
             "n_features": len(next(iter(model.coef_.values()))),
             "seconds": elapsed,
@@ -476,6 +961,204 @@ def _spans_line(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _num(value: Any, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def precision_table(at_precision: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """Markdown table of the thresholds at target precision (validation, test, per source).
+
+    A threshold whose test precision falls more than 0.1 below its target is marked *not
+    confirmed*: the validation rows had too few positives to choose it reliably.
+    """
+    lines = [
+        "| label | target precision | threshold | validation precision / recall "
+        "| test precision / recall | test precision by source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, by_target in at_precision.items():
+        for target, m in by_target.items():
+            threshold = m.get("threshold")
+            if threshold is None:
+                lines.append(f"| {label} | {target} | unreachable | | | |")
+                continue
+            test_p = m.get("test_precision")
+            shaky = test_p is not None and test_p < float(target) - 0.1
+            note = " (*not confirmed on test*)" if shaky else ""
+            sources = m.get("test_by_source") or {}
+            per_source = ", ".join(
+                f"{name} {_num(v.get('precision'), 2)}" for name, v in sources.items()
+            )
+            lines.append(
+                f"| {label} | {target} | {_num(threshold)}{note} "
+                f"| {_num(m.get('precision'))} / {_num(m.get('recall'))} "
+                f"| {_num(test_p)} / {_num(m.get('test_recall'))} | {per_source} |"
+            )
+    return "\n".join(lines)
+
+
+def identity_table(templates: Mapping[str, Any]) -> str:
+    """Markdown table of Subgroup / BPSN / BNSP AUC per identity, worst BPSN first."""
+    per = templates.get("per_identity", {})
+    lines = [
+        "| identity | Subgroup AUC | BPSN AUC | BNSP AUC | n |",
+        "|---|---|---|---|---|",
+    ]
+    for term, m in sorted(per.items(), key=lambda kv: kv[1]["bpsn_auc"] or 0.0):
+        flag = (
+            " **below target**"
+            if (m["subgroup_auc"] or 0) < SUBGROUP_AUC_TARGET
+            or (m["bpsn_auc"] or 0) < BPSN_AUC_TARGET
+            else ""
+        )
+        lines.append(
+            f"| {term}{flag} | {_num(m['subgroup_auc'])} | {_num(m['bpsn_auc'])} "
+            f"| {_num(m['bnsp_auc'])} | {m['n']} |"
+        )
+    return "\n".join(lines)
+
+
+def identity_summary(templates: Mapping[str, Any]) -> str:
+    """One paragraph: the Jigsaw bias metric, its parts and the identities below target."""
+    if not templates:
+        return "Identity-term templates not scored (datasets absent)."
+
+    def worst(key: str) -> str:
+        return ", ".join(f"{t} {v:.3f}" for t, v in templates[key])
+
+    return (
+        f"Identity-term sentence templates (`{templates['templates']}`, Dixon et al. 2018, "
+        f"CC BY 4.0; n={templates['n']}, {templates['identities']} identities): Jigsaw bias "
+        f"metric **{templates['final_metric']:.3f}** = 0.25 x overall AUC "
+        f"{templates['overall_auc']:.3f} + 0.25 x each power mean (p = -5) of Subgroup AUC "
+        f"{templates['subgroup_auc_power_mean']:.3f}, BPSN AUC "
+        f"{templates['bpsn_auc_power_mean']:.3f}, BNSP AUC "
+        f"{templates['bnsp_auc_power_mean']:.3f}. Identities below target (Subgroup AUC >= "
+        f"{SUBGROUP_AUC_TARGET}, BPSN >= {BPSN_AUC_TARGET}): "
+        f"{templates['identities_below_subgroup_target']} on Subgroup AUC, "
+        f"{templates['identities_below_bpsn_target']} on BPSN. Worst Subgroup AUC: "
+        f"{worst('worst_subgroup_auc')}; worst BPSN: {worst('worst_bpsn_auc')}; worst BNSP: "
+        f"{worst('worst_bnsp_auc')}."
+    )
+
+
+def _cell(block: Mapping[str, Any], source: str, label: str, key: str) -> str:
+    return _num(block.get(source, {}).get(label, {}).get(key))
+
+
+def headline_table(metrics: Mapping[str, Any], evaluation: Mapping[str, Any]) -> str:
+    """The issue's headline numbers, one row each (held-out or never-trained-on data only)."""
+    held, cross = metrics.get("heldout", {}), metrics.get("cross_domain", {})
+    rows: list[tuple[str, str, str]] = []
+    olid = metrics.get("olid_subtask_a") or {}
+    if olid:
+        rows.append(
+            (
+                "OLID sub-task A official test, macro-F1 (never trained on OLID)",
+                f"**{olid['macro_f1']:.3f}** (ROC-AUC {olid['roc_auc']:.3f})",
+                ">= 0.80; SVM 0.69, CNN 0.80, BERT 0.829",
+            )
+        )
+    research = evaluation.get("olid_research") or {}
+    if research:
+        rows.append(
+            (
+                "OLID sub-task A, *research protocol*: same recipe fitted on OLID train only "
+                "(not shippable: OLID has no licence)",
+                f"{research['macro_f1']:.3f} (ROC-AUC {research['roc_auc']:.3f})",
+                "TF-IDF+LR on OLID 0.73",
+            )
+        )
+    cv = evaluation.get("davidson_cv") or {}
+    if cv:
+        rows.append(
+            (
+                f"Davidson {cv['folds']}-fold CV, 3 classes: weighted F1 / hate-class F1",
+                f"**{cv['weighted_f1']:.3f}** / **{cv['hate_f1']:.3f}**",
+                ">= 0.91 / >= 0.55; paper LR 0.90 / 0.51",
+            )
+        )
+    rows.append(
+        (
+            "Davidson held-out 20 %, toxicity (hate or offensive): ROC-AUC / F1",
+            f"{_cell(held, 'davidson', 'toxicity', 'roc_auc')} / "
+            f"{_cell(held, 'davidson', 'toxicity', 'f1')}",
+            "",
+        )
+    )
+    for source, name, block in (
+        ("toxichat", "ToxiChat official test", held),
+        ("cad", "CAD official test (never trained on)", cross),
+        ("ucc", "UCC official test, hostile (never trained on)", cross),
+        ("cat", "CAT held-out 20 %", held),
+        ("jigsaw", "Jigsaw subset held-out 20 % (never trained on)", cross),
+    ):
+        if source not in block:
+            continue
+        for label in block[source]:
+            rows.append(
+                (
+                    f"{name}: {label} ROC-AUC / PR-AUC / F1",
+                    " / ".join(_cell(block, source, label, k) for k in ("roc_auc", "pr_auc", "f1")),
+                    "",
+                )
+            )
+    spans = metrics.get("toxic_spans_test") or {}
+    if spans:
+        value = (
+            f"**{spans['span_f1']:.3f}** (model spans); sentence granularity "
+            f"{spans['span_f1_sentence_granularity']:.3f}"
+            if "span_f1" in spans
+            else f"{spans['span_f1_sentence_granularity']:.3f} (sentence granularity)"
+        )
+        rows.append(
+            ("SemEval-2021 toxic spans official test, span F1", value, ">= 0.65; best 0.708")
+        )
+    templates = metrics.get("identity_templates") or {}
+    if templates:
+        per = templates["per_identity"].values()
+        low_sub = min(m["subgroup_auc"] for m in per)
+        low_bpsn = min(m["bpsn_auc"] for m in per)
+        rows.append(
+            (
+                "Identity templates: Jigsaw bias metric / min Subgroup AUC / min BPSN AUC",
+                f"{templates['final_metric']:.3f} / {low_sub:.3f} / {low_bpsn:.3f}",
+                ">= 0.95 / >= 0.90 per identity",
+            )
+        )
+    lines = ["| metric | measured | target / anchor |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def loso_table(loso: Mapping[str, Any]) -> str:
+    """Markdown table of leave-one-source-out results against the full model."""
+    lines = [
+        "| left-out source | label | ROC-AUC without it | ROC-AUC with it | F1 without | n |",
+        "|---|---|---|---|---|---|",
+    ]
+    for source, labels in loso.items():
+        for label, m in labels.items():
+            lines.append(
+                f"| {source} | {label} | {_num(m.get('roc_auc'))} | "
+                f"{_num(m.get('in_domain_roc_auc'))} | {_num(m.get('f1'))} | {m.get('n')} |"
+            )
+    return "\n".join(lines)
+
+
+_BIAS_MITIGATED = """\
+- **Identity-term bias is mitigated, not removed.** Neutral identity-mention sentences are
+  fitted as non-toxic; check the per-identity table above for the groups still below target.
+  Why this is not training on the test set: the sentences come from our own frames (news
+  comment register, unlike the test's "<name> is a <adjective> <identity>" patterns) and our
+  own identity word list; no test sentence, frame or label is used, and the real-comment bias
+  sets (Wikipedia, fuzzed / non-fuzzed) and the held-out tables measure what it does elsewhere."""
+_BIAS_NOT_MITIGATED = """\
+- **Identity-term bias is not mitigated in this bundle** (it predates the neutral
+  identity-mention sentences). Mentions of identity groups ("queer", "muslim", "gay", "black")
+  raise scores in neutral sentences; see the per-identity table above."""
+
+
 def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md, filled from the manifest contents."""
     sources = manifest_extra["sources"]
@@ -486,6 +1169,43 @@ def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
         for src, info in sources.items()
     )
     thresholds = ", ".join(f"{k} {v:.3f}" for k, v in manifest_extra["thresholds"].items())
+    evaluation = manifest_extra.get("evaluation") or {}
+    at_precision = manifest_extra.get("thresholds_at_precision") or {}
+    precision_part = (
+        "\n### Thresholds at a target precision\n\n"
+        "Use these to write rules you can reason about: a `hold` rule at the 0.8 threshold "
+        "is right about 4 times in 5 on data like the validation rows, a `review` rule at the "
+        "0.6 threshold 3 times in 5. **Precision follows the base rate**: the per-source "
+        "column shows it on each platform's test rows (Wikipedia talk, `cat`, has 1.5 % toxic "
+        "comments; Davidson's tweets 83 %); for a community with few toxic comments, use the "
+        "0.8 thresholds for `review` and tune them on your own review decisions. "
+        f"{manifest_extra.get('thresholds_at_precision_method', '')}."
+        "\n\n" + precision_table(at_precision) + "\n"
+        if at_precision
+        else ""
+    )
+    templates = metrics.get("identity_templates") or {}
+    neutral = sources.get(IDENTITY_NEUTRAL, {})
+    mitigation = (
+        f"\n**Mitigation:** {neutral['rows']} neutral sentences mentioning identity groups "
+        "(source `identity-neutral` above) were fitted with every label 0, each term's "
+        "sentences weighted to balance that term's toxic rate in the training rows (at least "
+        f"{neutral.get('weight', 1.0):g} each); before/after numbers in "
+        "[`data/README.md`](../../data/README.md).\n"
+        if neutral
+        else ""
+    )
+    bias_limitation = _BIAS_MITIGATED if IDENTITY_NEUTRAL in sources else _BIAS_NOT_MITIGATED
+    evaluation_part = ""
+    if evaluation.get("leave_one_source_out"):
+        evaluation_part += (
+            "\n## Cross-domain: leave one training source out\n\n"
+            "The same recipe refitted without one source (its thresholds re-chosen on the "
+            "validation rows of the others), tested on that source's test split, next to the "
+            "full model's score on the same rows.\n\n"
+            + loso_table(evaluation["leave_one_source_out"])
+            + "\n"
+        )
     bias = metrics.get("identity_bias") or {}
     bias_lines = "\n".join(f"- `{k}`: toxicity ROC-AUC {v['roc_auc']:.3f}" for k, v in bias.items())
     restricted = (
@@ -532,12 +1252,20 @@ civil in-domain negatives. The posts of the official SemEval-2021 Task 5 test se
 Evaluation-only sets (OLID, CAD, UCC, C3, SFU, Jigsaw subset; no licence or non-commercial)
 were never trained on.
 
+## Evaluation summary (held-out or never-trained-on data only)
+
+{headline_table(metrics, evaluation)}
+
+`moderation evaluate` writes these (and per-label ROC / precision-recall curves) to
+`report.md` / `report.json`; `moderation evaluate --full` adds the Davidson cross-validation
+and the leave-one-source-out refits, and `--update-card` records them here.
+
 ## Thresholds
 
-{thresholds}
+F1-optimal thresholds (used when a rule says nothing more specific): {thresholds}
 
 {manifest_extra["threshold_method"]}.
-
+{precision_part}
 ## Held-out metrics (test split of the training sources)
 
 Official test splits for ConvAbuse and ToxiChat; for toxic spans (posts and their sentences)
@@ -550,10 +1278,20 @@ Toxic-spans posts were all pre-selected as toxic, so their toxicity has no negat
 ## Cross-domain metrics (unseen platforms, never trained on)
 
 {metrics_table(metrics["cross_domain"])}
-{_olid_line(metrics)}
-Identity-term bias test sets (Dixon et al. 2018, CC BY 4.0):
+{_olid_line(metrics)}{evaluation_part}
+## Identity-term bias
+
+{identity_summary(templates)}
+{mitigation}
+Sentence-level test sets of the same release (toxicity ROC-AUC):
 
 {bias_lines}
+
+Per identity (Borkan et al. 2019: Subgroup AUC on the identity's sentences; BPSN on its
+non-toxic sentences against other toxic ones; BNSP on its toxic sentences against other
+non-toxic ones):
+
+{identity_table(templates) if templates else "n/a"}
 {_spans_line(metrics)}
 Reproduce (from the repository root; about {training["seconds"]:.0f} s on 2 cores):
 
@@ -564,9 +1302,7 @@ moderation evaluate --model models/{name} --datasets ../shared/datasets -o evalu
 
 ## Known limitations
 
-- **Identity-term bias is only partly mitigated** (by no longer fitting all-toxic news posts).
-  Mentions of identity groups ("gay", "muslim", "black") still raise scores in neutral
-  sentences; check the bias test numbers above.
+{bias_limitation}
 - **Obfuscation:** only Unicode look-alikes, zero-width characters and stretched letters are
   normalised; leetspeak and masking ("f*ck", "1d10t") are only partly caught by char n-grams.
 - **Long texts:** sentence scoring halves the dilution of one insult inside a long civil

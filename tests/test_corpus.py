@@ -14,7 +14,16 @@ import pandas as pd
 import pytest
 
 from moderation import schema
-from moderation.corpus import CORPUS_COLUMNS, SOURCES, load_corpus, stable_bucket
+from moderation.corpus import (
+    CORPUS_COLUMNS,
+    DAVIDSON_CLASSES,
+    IDENTITY_NEUTRAL,
+    SOURCES,
+    davidson_classes,
+    identity_neutral_sentences,
+    load_corpus,
+    stable_bucket,
+)
 from moderation.errors import TrainingError
 
 LABELLED = Path(__file__).parent / "data" / "labelled"
@@ -254,3 +263,27 @@ def test_unknown_is_never_zero(corpus: pd.DataFrame) -> None:
     cat = corpus[corpus["source"] == "cat"]
     assert cat["insult"].isna().all()
     assert not np.any(cat["toxicity"].isna())
+
+
+def test_davidson_classes_match_the_corpus_rows(corpus: pd.DataFrame) -> None:
+    classes = davidson_classes(LABELLED)
+    assert set(classes["label"]) == set(DAVIDSON_CLASSES)
+    rows = corpus[corpus["source"] == "davidson"]
+    assert sorted(classes["text"]) == sorted(rows["text"])
+    toxic = dict(zip(rows["text"], rows[schema.TOXICITY], strict=True))
+    for text, label in zip(classes["text"], classes["label"], strict=True):
+        assert toxic[text] == float(label != "neither")
+
+
+def test_identity_neutral_sentences_cover_every_term_and_frame() -> None:
+    neutral = identity_neutral_sentences(
+        terms=("deaf", "middle aged"), frames=("{T} here.", "a {t}")
+    )
+    assert neutral["text"].tolist() == [
+        "Deaf here.",
+        "Middle aged here.",
+        "a deaf",
+        "a middle aged",
+    ]
+    assert list(neutral.columns) == list(CORPUS_COLUMNS)
+    assert neutral["source"].eq(IDENTITY_NEUTRAL).all()

@@ -64,7 +64,11 @@ def test_bundle_records_sources_thresholds_and_metrics(trained: Path) -> None:
     manifest = bundle.manifest
     assert set(manifest["sources"]) == {
         "toxic-spans-sentences", "davidson", "cat", "convabuse", "ruddit", "toxichat",
+        "identity-neutral",
     }  # fmt: skip
+    # Bias mitigation: neutral identity-mention sentences written for this project.
+    assert manifest["sources"]["identity-neutral"]["rows"] > 1000
+    assert set(manifest["thresholds_at_precision"]) == set(schema.LABELS)
     # Whole toxic-spans posts (all toxic) are evaluated as held-out but never fitted.
     assert "toxic-spans-civil" in manifest["heldout_sources"]
     assert manifest["training"]["not_fitted"] == ["toxic-spans-civil"]
