@@ -73,6 +73,20 @@ class Bundle:
         """Per-label decision thresholds chosen on held-out data."""
         return {k: float(v) for k, v in self.manifest.get("thresholds", {}).items()}
 
+    @property
+    def precision_thresholds(self) -> dict[str, dict[str, float]]:
+        """Label → target precision (``"0.8"``) → the threshold reaching it on held-out data."""
+        found = self.manifest.get("thresholds_at_precision") or {}
+        return {
+            label: {
+                str(float(p)): float(v["threshold"])
+                for p, v in targets.items()
+                if isinstance(v, dict) and v.get("threshold") is not None
+            }
+            for label, targets in found.items()
+            if isinstance(targets, dict)
+        }
+
 
 def package_version() -> str:
     """Installed version of this package (``0+unknown`` when run from a bare checkout)."""

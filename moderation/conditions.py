@@ -72,12 +72,18 @@ def compile_safe(pattern: str) -> re2._Regexp[str]:
 
 @dataclass(frozen=True)
 class Range:
-    """``column`` compared with one bound, or inside an inclusive ``[low, high]``."""
+    """``column`` compared with one bound, or inside an inclusive ``[low, high]``.
+
+    ``precision`` set (e.g. ``"0.8"``) means the bound is the model bundle's
+    threshold for ``column`` at that held-out precision, filled in by
+    :func:`moderation.rules.apply_rules` before the rule runs.
+    """
 
     column: str
     op: str
     value: float
     high: float | None = None
+    precision: str | None = None
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         values = pd.to_numeric(frame[self.column], errors="coerce").to_numpy(dtype=float)

@@ -161,13 +161,17 @@ class Moderator:
         for column in valid.columns:  # input columns rules may scope on (thread_id, site, ...)
             if column not in facts.columns:
                 facts[column] = valid[column]
-        decisions = apply_rules(facts, self.rules)
+        decisions = apply_rules(
+            facts, self.rules, precision_thresholds=self.bundle.precision_thresholds
+        )
         if AUTHOR_ESCALATED in self.rules.columns():
             # Rules on an author's escalations in this export need a first decision pass.
             facts[AUTHOR_ESCALATED] = author_escalations(
                 facts[schema.AUTHOR], decisions[schema.ACTION]
             )
-            decisions = apply_rules(facts, self.rules)
+            decisions = apply_rules(
+                facts, self.rules, precision_thresholds=self.bundle.precision_thresholds
+            )
         decisions[schema.REASONS] = self._explain(valid, facts, decisions)
         decisions.insert(3, SPANS, self._spans(valid, facts, decisions))
 

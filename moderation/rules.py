@@ -34,7 +34,7 @@ import difflib
 import re
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,8 @@ REVIEW_GROUP = "review_group"
 COMBINATORS = ("all", "any", "not")
 
 _RANGE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?|-?\.\d+)\s*$")
+#: ``">= precision 0.8"``: at or above the bundle's threshold for 80 % held-out precision.
+_AT_PRECISION = re.compile(r"^\s*(>=|>|<=|<)\s*precision\s+(0?\.\d+|1(?:\.0+)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,14 @@ class _Parser:
             match = _RANGE.match(value)
             if match:
                 return Range(column, match.group(1), float(match.group(2)))
+            at = _AT_PRECISION.match(value)
+            if at and column in schema.LABELS:
+                return Range(column, at.group(1), float("nan"), precision=str(float(at.group(2))))
+            if at:
+                self.problem(
+                    where, f"'precision' thresholds exist for model labels only, not '{column}'"
+                )
+                return None
         elif (
             isinstance(value, list)
             and len(value) == 2
@@ -324,8 +334,9 @@ class _Parser:
             return None
         self.problem(
             where,
-            f"bad range for '{column}': {value!r}. Write a comparison such as \">= 0.8\" "
-            "or an inclusive pair such as [0.6, 1]",
+            f"bad range for '{column}': {value!r}. Write a comparison such as \">= 0.8\", "
+            'an inclusive pair such as [0.6, 1], or ">= precision 0.8" for the model\'s '
+            "threshold at that precision",
         )
         return None
 
@@ -483,7 +494,39 @@ def _read(path: str | Path) -> str:
 # --- applying --------------------------------------------------------------------------------
 
 
-def apply_rules(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+def resolve_precision(rules: Rules, thresholds: Mapping[str, Mapping[str, float]] | None) -> Rules:
+    """Fill ``">= precision 0.8"`` bounds with the bundle's thresholds at that precision.
+
+    ``thresholds`` maps label → precision (as ``"0.8"``) → threshold, as a model
+    bundle's manifest records them (``thresholds_at_precision``).
+    """
+
+    def fill(condition: Condition, rule: Rule) -> Condition:
+        if isinstance(condition, Range) and condition.precision is not None:
+            value = (thresholds or {}).get(condition.column, {}).get(condition.precision)
+            if value is None:
+                raise RulesError(
+                    f"{rules.source}:{rule.line}: rule '{rule.name}' compares {condition.column} "
+                    f"with the threshold for precision {condition.precision}, which this model "
+                    "bundle does not have (it was not reached on held-out data, or the bundle "
+                    "predates such thresholds); write a number instead"
+                )
+            return replace(condition, value=float(value))
+        if isinstance(condition, Not):
+            return Not(fill(condition.part, rule))
+        if isinstance(condition, All):  # Any_ too
+            return type(condition)(tuple(fill(p, rule) for p in condition.parts))
+        return condition
+
+    return replace(rules, rules=tuple(replace(r, when=fill(r.when, r)) for r in rules.rules))
+
+
+def apply_rules(
+    frame: pd.DataFrame,
+    rules: Rules,
+    *,
+    precision_thresholds: Mapping[str, Mapping[str, float]] | None = None,
+) -> pd.DataFrame:
     """Decide ``action``, ``priority``, ``reasons`` and ``review_group`` for every row.
 
     ``frame`` must hold every column the rules test (scores and thread
@@ -492,6 +535,7 @@ def apply_rules(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     item), else "". Returns a new frame with the same index; rows are never
     dropped or reordered.
     """
+    rules = resolve_precision(rules, precision_thresholds)
     columns = rules.columns()
     missing = [c for c in columns if c not in frame.columns]
     if missing:

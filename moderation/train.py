@@ -46,6 +46,7 @@ from moderation.errors import TrainingError
 from moderation.features import FeatureConfig
 from moderation.model import HostilityModel
 from moderation.normalize import split_sentences
+from moderation.offtopic import fit_off_topic, off_topic_card
 
 __all__ = [
     "IDENTITY_NEUTRAL_WEIGHT",
@@ -872,7 +873,6 @@ def train_bundle(
     TrainingError
         If the datasets are missing or leave no training rows.
     """
-    from moderation.offtopic import fit_off_topic  # written in parallel; imported lazily
 
     started = time.monotonic()
     datasets_dir = Path(datasets_dir)
@@ -1299,6 +1299,8 @@ Reproduce (from the repository root; about {training["seconds"]:.0f} s on 2 core
 moderation train --datasets ../shared/datasets -o models/{name} --seed {training["seed"]}
 moderation evaluate --model models/{name} --datasets ../shared/datasets -o evaluation/
 ```
+
+{off_topic_card(metrics.get("off_topic") or {})}
 
 ## Known limitations
 

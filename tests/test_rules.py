@@ -216,9 +216,29 @@ def test_any_text_gives_rules_or_problems_never_a_crash(text: str) -> None:
 def test_default_rules_match_a_slow_reference(tox: list[float], off: list[float]) -> None:
     n = min(len(tox), len(off))
     scored = frame(toxicity=tox[:n], off_topic=off[:n])
-    out = apply_rules(scored, load_rules())
+    at_precision = {label: {"0.6": 0.6, "0.8": 0.6} for label in schema.LABELS}
+    out = apply_rules(scored, load_rules(), precision_thresholds=at_precision)
     for i in range(n):
         expected = "allow"
         if (not np.isnan(tox[i]) and tox[i] >= 0.6) or (not np.isnan(off[i]) and off[i] >= 0.8):
             expected = "review"
         assert out.loc[i, schema.ACTION] == expected
+
+
+def test_precision_bounds_use_the_bundles_thresholds() -> None:
+    rules, problems = check_rules_text(
+        "rules:\n  - {name: tox, when: {toxicity: '>= precision 0.8'}, action: review}\n"
+    )
+    assert problems == []
+    scored = frame(toxicity=[0.2, 0.35])
+    out = apply_rules(scored, rules, precision_thresholds={"toxicity": {"0.8": 0.3}})
+    assert out["action"].tolist() == ["allow", "review"]
+    with pytest.raises(RulesError, match=r"precision 0\.8"):
+        apply_rules(scored, rules)
+
+
+def test_precision_bounds_only_for_model_labels() -> None:
+    _, problems = check_rules_text(
+        "rules:\n  - {name: d, when: {depth: '>= precision 0.8'}, action: review}\n"
+    )
+    assert "model labels only" in problems[0].message
