@@ -162,7 +162,10 @@ class Moderator:
             if column not in facts.columns:
                 facts[column] = valid[column]
         decisions = apply_rules(
-            facts, self.rules, precision_thresholds=self.bundle.precision_thresholds
+            facts,
+            self.rules,
+            precision_thresholds=self.bundle.precision_thresholds,
+            decision_thresholds=self.bundle.thresholds,
         )
         if AUTHOR_ESCALATED in self.rules.columns():
             # Rules on an author's escalations in this export need a first decision pass.
@@ -170,7 +173,10 @@ class Moderator:
                 facts[schema.AUTHOR], decisions[schema.ACTION]
             )
             decisions = apply_rules(
-                facts, self.rules, precision_thresholds=self.bundle.precision_thresholds
+                facts,
+                self.rules,
+                precision_thresholds=self.bundle.precision_thresholds,
+                decision_thresholds=self.bundle.thresholds,
             )
         decisions[schema.REASONS] = self._explain(valid, facts, decisions)
         decisions.insert(3, SPANS, self._spans(valid, facts, decisions))

@@ -31,6 +31,7 @@ rule silently match nothing.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -58,6 +59,8 @@ from moderation.conditions import (
 from moderation.dynamics import DERAILED_AT, SIGNAL_COLUMNS
 from moderation.dynamics import RULE_COLUMNS as DYNAMICS_RULE_COLUMNS
 from moderation.errors import RulesError
+
+log = logging.getLogger(__name__)
 
 #: Columns a rule may test: every score, numeric thread fields and thread dynamics.
 RULE_COLUMNS = (
@@ -494,16 +497,32 @@ def _read(path: str | Path) -> str:
 # --- applying --------------------------------------------------------------------------------
 
 
-def resolve_precision(rules: Rules, thresholds: Mapping[str, Mapping[str, float]] | None) -> Rules:
+def resolve_precision(
+    rules: Rules,
+    thresholds: Mapping[str, Mapping[str, float]] | None,
+    fallback: Mapping[str, float] | None = None,
+) -> Rules:
     """Fill ``">= precision 0.8"`` bounds with the bundle's thresholds at that precision.
 
     ``thresholds`` maps label → precision (as ``"0.8"``) → threshold, as a model
-    bundle's manifest records them (``thresholds_at_precision``).
+    bundle's manifest records them (``thresholds_at_precision``). Where the
+    bundle's held-out data never reached that precision (a small retrain),
+    the label's ``fallback`` decision threshold stands in, with a warning.
     """
 
     def fill(condition: Condition, rule: Rule) -> Condition:
         if isinstance(condition, Range) and condition.precision is not None:
             value = (thresholds or {}).get(condition.column, {}).get(condition.precision)
+            if value is None and condition.column in (fallback or {}):
+                value = (fallback or {})[condition.column]
+                log.warning(
+                    "rule '%s': the model bundle has no %s threshold for precision %s; "
+                    "using its decision threshold %.3f",
+                    rule.name,
+                    condition.column,
+                    condition.precision,
+                    value,
+                )
             if value is None:
                 raise RulesError(
                     f"{rules.source}:{rule.line}: rule '{rule.name}' compares {condition.column} "
@@ -526,6 +545,7 @@ def apply_rules(
     rules: Rules,
     *,
     precision_thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    decision_thresholds: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Decide ``action``, ``priority``, ``reasons`` and ``review_group`` for every row.
 
@@ -535,7 +555,7 @@ def apply_rules(
     item), else "". Returns a new frame with the same index; rows are never
     dropped or reordered.
     """
-    rules = resolve_precision(rules, precision_thresholds)
+    rules = resolve_precision(rules, precision_thresholds, decision_thresholds)
     columns = rules.columns()
     missing = [c for c in columns if c not in frame.columns]
     if missing:

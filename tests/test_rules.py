@@ -242,3 +242,14 @@ def test_precision_bounds_only_for_model_labels() -> None:
         "rules:\n  - {name: d, when: {depth: '>= precision 0.8'}, action: review}\n"
     )
     assert "model labels only" in problems[0].message
+
+
+def test_missing_precision_threshold_falls_back_to_the_decision_threshold(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rules, _ = check_rules_text(
+        "rules:\n  - {name: tox, when: {toxicity: '>= precision 0.8'}, action: review}\n"
+    )
+    out = apply_rules(frame(toxicity=[0.2, 0.5]), rules, decision_thresholds={"toxicity": 0.4})
+    assert out["action"].tolist() == ["allow", "review"]
+    assert "decision threshold 0.400" in caplog.text
