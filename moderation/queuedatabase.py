@@ -12,6 +12,8 @@ On PostgreSQL, concurrent table creation is serialised by an advisory lock.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,6 +115,25 @@ def _reason(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- the database
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL mode, waiting out other processes doing the same.
+
+    Changing the journal mode needs a moment of exclusive access and SQLite does not
+    apply its busy timeout to it, so several processes opening a new queue at once
+    would see "database is locked": retry until the timeout instead.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _make_engine(url: URL) -> Engine:
     """An engine for the queue: SQLite in WAL mode with immediate transactions, or PostgreSQL."""
     if url.get_backend_name() != "sqlite":
@@ -130,7 +151,7 @@ def _make_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_SECONDS * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
