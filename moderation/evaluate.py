@@ -36,6 +36,7 @@ from moderation.corpus import (
     load_corpus,
     stable_bucket,
 )
+from moderation.offtopic import evaluate_off_topic
 from moderation.train import (
     AT_PRECISION_METHOD,
     NOT_FITTED,
@@ -318,7 +319,11 @@ def evaluate_bundle(
             corpus, report["heldout"], seed=seed
         )
     report["evaluation"] = evaluation
-    report["off_topic"] = manifest.get("metrics", {}).get("off_topic", {})
+    # The intruder held-out AUC needs the training threads: kept from training time; the
+    # cross-domain sets are measured again here.
+    off_topic = dict(manifest.get("metrics", {}).get("off_topic", {}))
+    off_topic.update(evaluate_off_topic(bundle.off_topic, datasets_dir))
+    report["off_topic"] = off_topic
     return report
 
 
