@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from labelled_fixtures import labelled_dir
 
 from moderation import bundle as bundle_module
 from moderation.bundle import (
@@ -25,7 +26,7 @@ from moderation.corpus import load_corpus
 from moderation.errors import ModelLoadError
 from moderation.model import HostilityModel
 
-LABELLED = Path(__file__).parent / "data" / "labelled"
+LABELLED = labelled_dir()
 TEXTS = ["You are a pathetic idiot.", "", "Lovely photos of the harbour.", "fuck this"]
 
 

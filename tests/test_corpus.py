@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from labelled_fixtures import labelled_dir
 
 from moderation import schema
 from moderation.corpus import (
@@ -26,7 +27,7 @@ from moderation.corpus import (
 )
 from moderation.errors import TrainingError
 
-LABELLED = Path(__file__).parent / "data" / "labelled"
+LABELLED = labelled_dir()
 
 
 @pytest.fixture(scope="module")

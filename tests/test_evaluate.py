@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from labelled_fixtures import labelled_dir
 
 from moderation import schema
 from moderation.bundle import MANIFEST, MODEL_CARD, PIPELINE, load_bundle, sha256_file
@@ -27,7 +28,7 @@ from moderation.train import (
     train_bundle,
 )
 
-LABELLED = Path(__file__).parent / "data" / "labelled"
+LABELLED = labelled_dir()
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02-evaluation-curves.ipynb"
 
 

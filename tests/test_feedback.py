@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from labelled_fixtures import labelled_dir
 
 from moderation import Moderator, schema
 from moderation.bundle import default_bundle_path, load_bundle
@@ -33,7 +34,7 @@ from moderation.reviewqueue import EXPORT_LABELS, ReviewQueue
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "examples" / "azerbaijan-csto"
 DATA = Path(__file__).parent / "data"
-LABELLED = DATA / "labelled"
+LABELLED = labelled_dir()
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labelled_fixtures import labelled_dir
 
 from moderation import schema
 from moderation.corpus import load_corpus
 from moderation.features import FeatureConfig, make_features
 from moderation.model import MAX_SCORED_CHARS, HostilityModel, Span, SpanLevel
 
-LABELLED = Path(__file__).parent / "data" / "labelled"
+LABELLED = labelled_dir()
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from labelled_fixtures import labelled_dir
 
 from moderation import schema
 from moderation.bundle import MODEL_CARD, load_bundle
 from moderation.evaluate import evaluate_bundle, write_report
 from moderation.train import binary_metrics, choose_thresholds, train_bundle
 
-LABELLED = Path(__file__).parent / "data" / "labelled"
+LABELLED = labelled_dir()
 REAL_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
