@@ -33,7 +33,7 @@ import pandas as pd
 
 from moderation import schema
 from moderation.bundle import Bundle, default_bundle_path, load_bundle, save_bundle
-from moderation.corpus import CORPUS_COLUMNS, SOURCES, load_corpus, stable_bucket
+from moderation.corpus import CORPUS_COLUMNS, load_corpus, stable_bucket
 from moderation.errors import TrainingError
 from moderation.feedbackcomparison import compare_models, comparison_table
 from moderation.feedbacklabels import (
@@ -50,7 +50,9 @@ from moderation.train import (
     VALIDATION_BUCKETS,
     choose_thresholds,
     evaluate_model,
+    label_counts,
     render_card,
+    source_summary,
 )
 
 __all__ = [
@@ -245,12 +247,12 @@ def retrain_with_feedback(
     metrics = evaluate_model(model, corpus, thresholds, heldout_sources, Path(datasets_dir))
     metrics["off_topic"] = old.manifest.get("metrics", {}).get("off_topic", {})
     held = sorted(set(heldout_fb["thread_id"]))
-    summary = _source_summary(fit_rows)
+    summary = source_summary(fit_rows)
     summary[FEEDBACK_SOURCE] = {
         "licence": FEEDBACK_LICENCE,
         "redistributable": True,
         "folder": str(feedback) if not isinstance(feedback, pd.DataFrame) else "",
-        "labels": _label_counts(rows),
+        "labels": label_counts(rows),
         "rows": len(rows),
         "weight": weight,
     }
@@ -309,33 +311,6 @@ def retrain_with_feedback(
         heldout_threads=held,
         weight=weight,
     )
-
-
-def _source_summary(frame: pd.DataFrame) -> dict[str, Any]:
-    """Per corpus source: licence, labels annotated, rows (the manifest's ``sources``)."""
-    out: dict[str, Any] = {}
-    for name, group in frame.groupby("source", sort=True):
-        source = SOURCES[str(name)]
-        out[str(name)] = {
-            "licence": source.licence,
-            "redistributable": source.redistributable,
-            "folder": source.folder,
-            "labels": _label_counts(group),
-            "rows": len(group),
-        }
-    return out
-
-
-def _label_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Per hostility label the rows know: rows annotated and positives."""
-    return {
-        label: {
-            "rows": int(frame[label].notna().sum()),
-            "positives": int((frame[label] >= 0.5).sum()),
-        }
-        for label in schema.LABELS
-        if frame[label].notna().any()
-    }
 
 
 def _feedback_card(

@@ -61,9 +61,11 @@ __all__ = [
     "generalized_mean",
     "identity_template_bias",
     "known_rows",
+    "label_counts",
     "metrics_table",
     "precision_recall_at",
     "render_card",
+    "source_summary",
     "split_training_rows",
     "thresholds_at_precision",
     "train_bundle",
@@ -821,7 +823,20 @@ def _identity_neutral_summary() -> dict[str, Any]:
     }
 
 
-def _source_summary(frame: pd.DataFrame) -> dict[str, Any]:
+def label_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per hostility label the rows know: rows annotated and positives."""
+    return {
+        label: {
+            "rows": int(frame[label].notna().sum()),
+            "positives": int((frame[label] >= 0.5).sum()),
+        }
+        for label in schema.LABELS
+        if frame[label].notna().any()
+    }
+
+
+def source_summary(frame: pd.DataFrame) -> dict[str, Any]:
+    """Per corpus source: licence, labels annotated, rows (the manifest's ``sources``)."""
     out: dict[str, Any] = {}
     for name, group in frame.groupby("source", sort=True):
         source = SOURCES[str(name)]
@@ -829,14 +844,7 @@ def _source_summary(frame: pd.DataFrame) -> dict[str, Any]:
             "licence": source.licence,
             "redistributable": source.redistributable,
             "folder": source.folder,
-            "labels": {
-                label: {
-                    "rows": int(group[label].notna().sum()),
-                    "positives": int((group[label] >= 0.5).sum()),
-                }
-                for label in schema.LABELS
-                if group[label].notna().any()
-            },
+            "labels": label_counts(group),
             "rows": len(group),
         }
     return out
@@ -898,7 +906,7 @@ def train_bundle(
 
     test_rows = corpus[(corpus["split"] == "test") & corpus["source"].isin(rows.heldout_sources)]
     config = model.config
-    sources = _source_summary(rows.fit)
+    sources = source_summary(rows.fit)
     if IDENTITY_NEUTRAL_WEIGHT > 0:
         sources[IDENTITY_NEUTRAL] = _identity_neutral_summary()
     manifest_extra: dict[str, Any] = {
