@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from labelled_fixtures import labelled_dir
+from labelled_fixtures import labelled_dir, release_copy
 
 from moderation import schema
 from moderation.bundle import MANIFEST, MODEL_CARD, PIPELINE, load_bundle, sha256_file
@@ -193,20 +192,7 @@ THREADS = [
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixtures with ToxiChat and Ruddit gzipped as in the real release."""
-    root = tmp_path_factory.mktemp("datasets")
-    shutil.copytree(LABELLED, root, dirs_exist_ok=True)
-    ruddit = root / "ruddit" / "ruddit_with_text.csv"
-    extra = [
-        f"{post},{post}c{k},{text},https://www.reddit.com/r/test/comments/{post}/{slug}//{k}/,-0.5"
-        for post, slug, texts in THREADS
-        for k, text in enumerate(texts)
-    ]
-    ruddit.write_text(ruddit.read_text(encoding="utf-8") + "\n".join(extra) + "\n", "utf-8")
-    for path in [*(root / "toxichat").glob("*.jsonl"), root / "ruddit" / "ruddit_with_text.csv"]:
-        with path.open("rb") as src, gzip.open(f"{path}.gz", "wb") as dst:
-            dst.write(src.read())
-        path.unlink()
-    return root
+    return release_copy(tmp_path_factory.mktemp("datasets"), THREADS)
 
 
 @pytest.fixture(scope="module")

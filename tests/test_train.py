@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from labelled_fixtures import labelled_dir
+from labelled_fixtures import labelled_dir, release_copy
 
 from moderation import schema
 from moderation.bundle import MODEL_CARD, load_bundle
@@ -37,20 +35,7 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixtures, with ToxiChat and Ruddit gzipped as in the real release (the off-topic fit
     reads them), plus a few Ruddit threads so that the off-topic fit's held-out fifth of
     threads (by key hash: q10, q16, q19) is not empty."""
-    root = tmp_path_factory.mktemp("datasets")
-    shutil.copytree(LABELLED, root, dirs_exist_ok=True)
-    ruddit = root / "ruddit" / "ruddit_with_text.csv"
-    extra = [
-        f"{post},{post}c{k},{text},https://www.reddit.com/r/test/comments/{post}/{slug}//{k}/,-0.5"
-        for post, slug, texts in THREADS
-        for k, text in enumerate(texts)
-    ]
-    ruddit.write_text(ruddit.read_text(encoding="utf-8") + "\n".join(extra) + "\n", "utf-8")
-    for path in [*(root / "toxichat").glob("*.jsonl"), root / "ruddit" / "ruddit_with_text.csv"]:
-        with path.open("rb") as src, gzip.open(f"{path}.gz", "wb") as dst:
-            dst.write(src.read())
-        path.unlink()
-    return root
+    return release_copy(tmp_path_factory.mktemp("datasets"), THREADS)
 
 
 @pytest.fixture(scope="module")
