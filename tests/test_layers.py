@@ -24,6 +24,7 @@ LAYERS = [
     "obfuscate",  # builds obfuscated test texts; imports nothing from the package
     "thread",
     "features",
+    "fastscore",  # scikit-learn-free scoring of a fitted model (vectorised NumPy)
     "corpus",
     "model",
     "offtopic",
@@ -46,6 +47,11 @@ LAYERS = [
     "feedbackcomparison",
     "feedback",
     "evaluate",
+    # Batch scoring at scale: streaming, worker processes, resumption, Dask.
+    "threadindex",
+    "progress",
+    "batch",
+    "cluster",
     "cli",
 ]
 
