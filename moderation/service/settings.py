@@ -22,6 +22,7 @@ ENVIRONMENT = {
     "users_file": "MODERATION_USERS",
     "session_secret": "MODERATION_SESSION_SECRET",
     "feedback_dir": "MODERATION_FEEDBACK_DIR",
+    "api_key": "MODERATION_API_KEY",
 }
 
 
@@ -51,6 +52,18 @@ class ServiceSettings:
         Where ``comments:suggestscore`` appends suggestions (JSONL) for retraining.
     host, port
         Bind address; loopback by default so nothing is exposed by accident.
+    api_key
+        Key the scoring API requires (``?key=`` as Perspective clients send it, or the
+        ``X-Goog-Api-Key`` header); ``None`` = any key or none is accepted, which is safe only
+        on loopback.
+    max_comments
+        Most comments one batch or thread request may carry (more: HTTP 413).
+    max_text_chars
+        Longest comment text accepted (longer: HTTP 400); Perspective's limit is 20 KB.
+    max_body_bytes
+        Largest request body read (larger: HTTP 413), checked before parsing.
+    coral_tolerance
+        Seconds a timestamped Coral signature stays valid (older or from the future: 403).
     """
 
     model: Path | None = None
@@ -62,6 +75,11 @@ class ServiceSettings:
     feedback_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    api_key: str | None = None
+    max_comments: int = 1000
+    max_text_chars: int = 20_000
+    max_body_bytes: int = 8_000_000
+    coral_tolerance: float = 300.0
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -83,4 +101,5 @@ class ServiceSettings:
             users_file=path("users_file"),
             session_secret=value("session_secret"),
             feedback_dir=path("feedback_dir"),
+            api_key=value("api_key"),
         )
