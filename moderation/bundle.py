@@ -2,10 +2,18 @@
 
 Flow: ``train -> evaluate -> **model bundle (models/)** -> score``. A bundle holds
 ``pipeline.joblib`` (the fitted :class:`~moderation.model.HostilityModel` and off-topic scorer),
+``compiled.npz`` (the hostility model as plain arrays for :mod:`moderation.fastscore`),
 ``manifest.json`` (versions, SHA-256 of every file, labels, thresholds, training sources with
 licences, held-out metrics) and ``MODEL_CARD.md``. Loading checks the manifest, the hashes and
-the scikit-learn version *before* unpickling, and every failure is a
+the scikit-learn version *before* reading anything else, and every failure is a
 :class:`~moderation.errors.ModelLoadError` that says what is wrong and how to fix it.
+
+Scoring needs only ``compiled.npz`` (read without pickle), so loading is fast and does not
+import scikit-learn; ``pipeline.joblib`` is unpickled the first time something needs it (the
+off-topic scorer for comments that have an article, parent or thread to compare with, the
+scikit-learn reference engine, retraining), after its hash is checked again. Bundles written
+before ``compiled.npz`` existed still load: their model is unpickled at once and compiled on
+first use.
 
 Security: ``pipeline.joblib`` is a pickle, and unpickling runs code. Load only bundles you
 trust; the hash check detects accidental damage, not a malicious bundle with a rewritten
@@ -22,18 +30,23 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
+import numpy as np
 
 from moderation import schema
+from moderation.calibration import Calibration
 from moderation.errors import ModelLoadError
+from moderation.fastscore import CompiledModel
 from moderation.model import HostilityModel
 
 __all__ = [
+    "COMPILED",
     "DEFAULT_BUNDLE_NAME",
     "FORMAT_VERSION",
     "MANIFEST",
@@ -53,20 +66,68 @@ DEFAULT_BUNDLE_NAME = "hostility-2026-11-29"
 FORMAT_VERSION = 1
 
 PIPELINE = "pipeline.joblib"
+COMPILED = "compiled.npz"
 MANIFEST = "manifest.json"
 MODEL_CARD = "MODEL_CARD.md"
 
 _LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib")
 
 
+def __getattr__(name: str) -> Any:
+    # joblib is imported only when a bundle is saved or its pickle is read (it is slow to import
+    # and scoring does not need it); ``moderation.bundle.joblib`` still names the module.
+    if name == "joblib":
+        import joblib
+
+        return joblib
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _Pipeline:
+    """``pipeline.joblib`` of a verified bundle, unpickled once, when first needed.
+
+    Picklable (worker processes get the path, not the loaded objects or the lock).
+    """
+
+    def __init__(self, path: Path, sha256: str) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self._payload: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["sha256"])  # type: ignore[misc]
+
+    def __call__(self) -> dict[str, Any]:
+        with self._lock:
+            if self._payload is None:
+                self._payload = _unpickle(self.path, self.sha256)
+            return self._payload
+
+    def hostility(self) -> HostilityModel:
+        model: HostilityModel = self()["hostility"]
+        return model
+
+
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded, verified model bundle."""
+    """A loaded, verified model bundle.
+
+    ``off_topic`` is unpickled from ``pipeline.joblib`` on first access (see the module notes).
+    """
 
     path: Path
     manifest: dict[str, Any]
     hostility: HostilityModel
-    off_topic: Any
+    pipeline: _Pipeline = field(repr=False)
+
+    @property
+    def off_topic(self) -> Any:
+        """The fitted off-topic scorer."""
+        return self.pipeline()["off_topic"]
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -149,10 +210,16 @@ def save_bundle(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    import joblib
+
+    compiled = hostility.compiled()
+    portable = hostility.portable()
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp creates 0700; a bundle is read by other users and CI
-        joblib.dump({"hostility": hostility, "off_topic": off_topic}, tmp / PIPELINE, compress=3)
+        joblib.dump({"hostility": portable, "off_topic": off_topic}, tmp / PIPELINE, compress=3)
+        with (tmp / COMPILED).open("wb") as handle:
+            np.savez_compressed(handle, allow_pickle=False, **compiled.to_arrays())
         (tmp / MODEL_CARD).write_text(card, encoding="utf-8")
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -162,7 +229,20 @@ def save_bundle(
             "versions": library_versions(),
             "labels": list(schema.LABELS),
             **manifest_extra,
-            "files": {name: sha256_file(tmp / name) for name in sorted((PIPELINE, MODEL_CARD))},
+            "compiled": {
+                "file": COMPILED,
+                "sentence_weight": float(portable.sentence_weight),
+                # Knots of each label's calibration map, at full precision (JSON floats
+                # round-trip exactly), so the compiled model scores like the pickled one.
+                "calibration": {
+                    label: found.as_lists()
+                    for label, found in portable.__dict__.get("calibration_", {}).items()
+                },
+                "n_features": int(compiled.coef64().shape[0]),
+            },
+            "files": {
+                name: sha256_file(tmp / name) for name in sorted((PIPELINE, COMPILED, MODEL_CARD))
+            },
         }
         (tmp / MANIFEST).write_text(
             json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
@@ -192,7 +272,9 @@ def load_bundle(path: Path) -> Bundle:
     Checks, in order: the directory and manifest exist, the manifest parses, its
     ``format_version`` is supported, every listed file exists and matches its SHA-256, and the
     installed scikit-learn has the major.minor version the bundle was trained with. Only then
-    is ``pipeline.joblib`` unpickled -- which runs code: load only bundles you trust.
+    are the compiled arrays read; ``pipeline.joblib`` is unpickled -- which runs code: load
+    only bundles you trust -- when first needed, or at once for a bundle without
+    ``compiled.npz``.
 
     Parameters
     ----------
@@ -256,20 +338,80 @@ def load_bundle(path: Path) -> Bundle:
             f"installed; pickled models only load reliably on the same minor version. Install "
             f"it with `pip install 'scikit-learn=={_major_minor(recorded)}.*'`, or {retrain}"
         )
-    try:
-        payload = joblib.load(path / PIPELINE)
-    except Exception as exc:  # unpickling can fail in many ways; all mean "unusable bundle"
-        raise ModelLoadError(f"{path / PIPELINE} cannot be unpickled ({exc!r}); {retrain}") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("hostility"), HostilityModel):
-        raise ModelLoadError(
-            f"{path / PIPELINE} does not hold a HostilityModel and off-topic scorer; {retrain}"
+    pipeline = _Pipeline(path / PIPELINE, str(files[PIPELINE]))
+    compiled_info = manifest.get("compiled")
+    if isinstance(compiled_info, dict) and compiled_info.get("file") in files:
+        compiled = _read_compiled(path / str(compiled_info["file"]), manifest)
+        hostility = HostilityModel.from_compiled(
+            compiled,
+            sentence_weight=float(compiled_info.get("sentence_weight", 0.0)),
+            calibration=_calibration(compiled_info.get("calibration") or {}),
+            loader=pipeline.hostility,
         )
-    bundle = Bundle(
-        path=path, manifest=manifest, hostility=payload["hostility"], off_topic=payload["off_topic"]
-    )
+    else:  # a bundle written before compiled.npz: unpickle now, compile on first use
+        hostility = pipeline.hostility()
+    bundle = Bundle(path=path, manifest=manifest, hostility=hostility, pipeline=pipeline)
     # Spans and explanations default to the thresholds chosen when the bundle was trained.
     bundle.hostility.thresholds = bundle.thresholds
     return bundle
+
+
+def _retrain_hint() -> str:
+    return "retrain with `moderation train` or reinstall the package to restore it"
+
+
+def _calibration(knots: Mapping[str, Any]) -> dict[str, Calibration]:
+    """Calibration maps from the manifest's ``{label: {"x": [...], "y": [...]}}``."""
+    try:
+        return {
+            str(label): Calibration(
+                x=np.asarray(k["x"], dtype=np.float64), y=np.asarray(k["y"], dtype=np.float64)
+            )
+            for label, k in knots.items()
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{MANIFEST}: the compiled model's calibration maps are malformed ({exc}); "
+            f"{_retrain_hint()}"
+        ) from exc
+
+
+def _read_compiled(path: Path, manifest: dict[str, Any]) -> CompiledModel:
+    """The compiled arrays of a bundle, checked against the manifest's labels."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            compiled = CompiledModel.from_arrays(arrays)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} cannot be read ({exc}); {_retrain_hint()}") from exc
+    labels = list(manifest.get("labels", []))
+    if list(compiled.labels) != labels:
+        raise ModelLoadError(
+            f"{path} scores labels {list(compiled.labels)} but {MANIFEST} lists {labels}; "
+            f"{_retrain_hint()}"
+        )
+    return compiled
+
+
+def _unpickle(path: Path, expected: str) -> dict[str, Any]:
+    """Unpickle ``pipeline.joblib`` after checking its hash again (it may have changed since)."""
+    import joblib
+
+    actual = sha256_file(path) if path.is_file() else "nothing (the file is missing)"
+    if actual != expected:
+        raise ModelLoadError(
+            f"{path} does not match its SHA-256 in {MANIFEST} (expected {expected}, found "
+            f"{actual}): the file was altered or damaged after the bundle was loaded; "
+            f"{_retrain_hint()}"
+        )
+    try:
+        payload = joblib.load(path)
+    except Exception as exc:  # unpickling can fail in many ways; all mean "unusable bundle"
+        raise ModelLoadError(f"{path} cannot be unpickled ({exc!r}); {_retrain_hint()}") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("hostility"), HostilityModel):
+        raise ModelLoadError(
+            f"{path} does not hold a HostilityModel and off-topic scorer; {_retrain_hint()}"
+        )
+    return payload
 
 
 def default_bundle_path() -> Path:

@@ -11,12 +11,14 @@ spaced letters and look-alike characters first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
 
 from moderation.normalize import normalize_text
+
+if TYPE_CHECKING:  # scikit-learn is imported only to fit (scoring uses moderation.fastscore)
+    from sklearn.pipeline import FeatureUnion
 
 __all__ = ["FeatureConfig", "feature_names", "make_features"]
 
@@ -56,6 +58,9 @@ def make_features(config: FeatureConfig | None = None) -> FeatureUnion:
         2-5-grams), both with sublinear tf, both applying :func:`normalize_text` as the
         preprocessor and producing float32 matrices.
     """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
     cfg = config or FeatureConfig()
     common = {
         "preprocessor": normalize_text,

@@ -48,6 +48,7 @@ from moderation.model import HostilityModel
 from moderation.train import (
     NOT_FITTED,
     VALIDATION_BUCKETS,
+    calibrate,
     choose_thresholds,
     evaluate_model,
     label_counts,
@@ -170,9 +171,8 @@ def fit_with_feedback(
     if validation_rows.empty:
         thresholds = {label: 0.5 for label in schema.LABELS}
     else:
-        thresholds = choose_thresholds(
-            validation_rows, model.predict(validation_rows["text"].tolist())
-        )
+        scores, _ = calibrate(model, validation_rows)
+        thresholds = choose_thresholds(validation_rows, scores)
     return model, thresholds
 
 

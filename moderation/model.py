@@ -9,6 +9,12 @@ A long comment is also scored sentence by sentence (:func:`moderation.normalize.
 so that one hostile sentence in a long civil reply is not diluted: the comment's score combines
 the whole-text probability with its highest sentence probability (:meth:`predict`).
 
+Scoring runs on the model's compiled form (:mod:`moderation.fastscore`: the vocabularies,
+idf and coefficients as arrays, n-grams hashed with vectorised NumPy), which gives the
+scikit-learn pipeline's scores to 1e-6 without its per-n-gram Python; ``engine = "sklearn"``
+(:meth:`HostilityModel.with_engine`) keeps the scikit-learn transform as the reference.
+scikit-learn is imported only to fit, and for that reference.
+
 Explanations come in two kinds: the n-grams behind a score (:meth:`top_terms`) and the
 character spans of the offending text (:meth:`spans`), Perspective-style ``begin``/``end``/
 ``score`` in offsets of the original text -- per sentence, and per word, mapped back through
@@ -18,28 +24,41 @@ covered where the author typed it.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion
 
 from moderation import schema
-from moderation.features import CHAR, WORD, FeatureConfig, drop_pruned_vocabulary, make_features
+from moderation.calibration import Calibration, apply_calibration
+from moderation.fastscore import CompiledModel, compile_model
+from moderation.features import FeatureConfig, drop_pruned_vocabulary, make_features
 from moderation.normalize import normalize_text, normalize_with_offsets, split_sentences
 
-__all__ = ["MAX_SCORED_CHARS", "WORD_THRESHOLD", "HostilityModel", "Span", "SpanLevel"]
+if TYPE_CHECKING:
+    from sklearn.pipeline import FeatureUnion
+
+__all__ = [
+    "MAX_SCORED_CHARS",
+    "WORD_THRESHOLD",
+    "Engine",
+    "HostilityModel",
+    "Span",
+    "SpanLevel",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Longer texts are cut to this many characters before scoring (bounds time and memory).
 MAX_SCORED_CHARS = 20_000
+#: :meth:`HostilityModel.score_parts` vectorises texts in groups of about this many characters.
+GROUP_CHARS = 1 << 20
 
 _TOKEN = re.compile(r"\w+")
 
@@ -50,6 +69,20 @@ WORD_THRESHOLD = 0.5
 
 #: Span granularity: Perspective-style sentences, or the offending words inside them.
 SpanLevel = Literal["sentence", "word"]
+#: How texts become feature vectors: the compiled arrays (default) or scikit-learn (reference).
+Engine = Literal["compiled", "sklearn"]
+#: Attributes a model loaded from ``compiled.npz`` fetches from the pickle only when asked.
+_PICKLED_ONLY = frozenset(
+    {"features_", "coef_", "intercept_", "n_train_", "config", "C", "class_weight"}
+)
+_MATERIALIZE = threading.Lock()
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    """The logistic function (scipy.special.expit without importing scipy.special)."""
+    with np.errstate(over="ignore"):
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
 
 
 @dataclass(frozen=True)
@@ -132,13 +165,115 @@ class HostilityModel:
         self.coef_: dict[str, np.ndarray] = {}
         self.intercept_: dict[str, float] = {}
         self.n_train_: dict[str, int] = {}
+        #: Per-label isotonic maps fitted on validation rows (moderation.calibration); labels
+        #: without one keep their raw score.
+        self.calibration_: dict[str, Calibration] = {}
+        #: ``"compiled"`` scores with :mod:`moderation.fastscore`; ``"sklearn"`` is the reference.
+        self.engine: Engine = "compiled"
         self._inverse: dict[str, dict[int, str]] = {}
+
+    #: Models pickled before the compiled engine existed have no ``engine`` attribute.
+    engine: Engine = "compiled"
 
     def __getstate__(self) -> dict[str, Any]:
         # The inverse vocabularies are a cache rebuilt on demand; keep them out of the bundle.
         state = self.__dict__.copy()
         state["_inverse"] = {}
         return state
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: a model loaded from a bundle's compiled arrays
+        # unpickles the fitted pipeline the first time one of its attributes is needed.
+        if name in _PICKLED_ONLY:
+            if "_loader" in self.__dict__:
+                self._materialize()
+                return self.__dict__[name]
+            if "compiled_" in self.__dict__ and "labels" in self.__dict__:
+                raise AttributeError(
+                    f"{name} is not available: this HostilityModel was built from compiled "
+                    "arrays without its fitted pipeline; load it with load_bundle() instead"
+                )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @classmethod
+    def from_compiled(
+        cls,
+        compiled: CompiledModel,
+        *,
+        sentence_weight: float,
+        calibration: Mapping[str, Calibration] | None = None,
+        loader: Callable[[], HostilityModel] | None = None,
+    ) -> HostilityModel:
+        """A model that scores from ``compiled`` alone.
+
+        ``loader`` returns the full fitted model (e.g. by unpickling a bundle); it is called
+        once, the first time something needs the scikit-learn objects (the ``"sklearn"``
+        engine, refitting, saving). Without it such uses raise ``AttributeError``.
+        """
+        model = cls.__new__(cls)
+        model.__dict__.update(
+            labels=tuple(compiled.labels),
+            sentence_weight=float(sentence_weight),
+            calibration_=dict(calibration or {}),
+            thresholds={},
+            engine="compiled",
+            compiled_=compiled,
+            _inverse={},
+        )
+        if loader is not None:
+            model.__dict__["_loader"] = loader
+        return model
+
+    def _materialize(self) -> None:
+        """Fetch the fitted scikit-learn state behind a model built by :meth:`from_compiled`."""
+        with _MATERIALIZE:
+            loader = self.__dict__.pop("_loader", None)
+            if loader is None:
+                return
+            full = loader()
+            for key, value in full.__dict__.items():
+                if key not in ("thresholds", "engine", "compiled_", "_loader"):
+                    self.__dict__.setdefault(key, value)
+
+    def with_engine(self, engine: Engine) -> HostilityModel:
+        """A shallow copy that vectorises with ``engine`` (``"sklearn"``: the reference)."""
+        if engine not in ("compiled", "sklearn"):
+            raise ValueError(f"engine must be 'compiled' or 'sklearn', got {engine!r}")
+        if engine == "sklearn":
+            self._sklearn_features()  # fetches (or names what is missing) up front
+        other = copy.copy(self)
+        other.engine = engine
+        return other
+
+    def portable(self) -> HostilityModel:
+        """A copy holding the fitted pipeline and no compiled arrays: what a bundle pickles."""
+        self._materialize()
+        other = copy.copy(self)
+        for key in ("compiled_", "_loader"):
+            other.__dict__.pop(key, None)
+        other.engine = "compiled"
+        return other
+
+    def compiled(self) -> CompiledModel:
+        """The model as arrays for fast scoring (:mod:`moderation.fastscore`), compiled once."""
+        found: CompiledModel | None = self.__dict__.get("compiled_")
+        if found is None:
+            features = self._sklearn_features()
+            blocks = []
+            for _, vectorizer in features.transformer_list:
+                blocks.append(
+                    (
+                        str(vectorizer.analyzer),
+                        tuple(vectorizer.ngram_range),
+                        vectorizer.vocabulary_,
+                        vectorizer.idf_,
+                    )
+                )
+            coef = np.stack([self.coef_[label] for label in self.labels], axis=1)
+            intercept = [self.intercept_[label] for label in self.labels]
+            found = compile_model(self.labels, blocks, coef, intercept)
+            self.__dict__["compiled_"] = found
+        return found
 
     # ------------------------------------------------------------------ fitting
 
@@ -166,6 +301,10 @@ class HostilityModel:
         HostilityModel
             ``self``, fitted.
         """
+        from sklearn.linear_model import LogisticRegression
+
+        for cache in ("compiled_", "_loader"):
+            self.__dict__.pop(cache, None)
         texts = [_as_text(t) for t in corpus["text"]]
         features = make_features(self.config)
         matrix = features.fit_transform(texts).tocsr()
@@ -199,22 +338,37 @@ class HostilityModel:
 
     # ------------------------------------------------------------------ scoring
 
-    def _check_fitted(self) -> FeatureUnion:
-        if self.features_ is None:
+    def _check_fitted(self) -> None:
+        if self.__dict__.get("compiled_") is None and self.features_ is None:
             raise RuntimeError("HostilityModel is not fitted; call fit() or load a bundle")
-        return self.features_
+
+    def _sklearn_features(self) -> FeatureUnion:
+        features: FeatureUnion | None = self.features_
+        if features is None:
+            raise RuntimeError("HostilityModel is not fitted; call fit() or load a bundle")
+        return features
 
     def transform(self, texts: Sequence[str]) -> Any:
-        """Vectorise texts (truncated to :data:`MAX_SCORED_CHARS`) as a CSR matrix."""
-        features = self._check_fitted()
-        return features.transform([_as_text(t) for t in texts]).tocsr()
+        """Vectorise texts (truncated to :data:`MAX_SCORED_CHARS`) as a CSR matrix.
+
+        Columns are the ``FeatureUnion``'s (word n-grams, then character n-grams); the
+        :attr:`engine` decides whether the compiled arrays or scikit-learn compute them.
+        """
+        texts = [_as_text(t) for t in texts]
+        if self.engine == "sklearn":
+            return self._sklearn_features().transform(texts).tocsr()
+        self._check_fitted()
+        return self.compiled().tfidf(texts)
 
     def _logits(self, matrix: Any) -> np.ndarray:
-        """Log-odds of every row of a feature matrix, one column per label."""
-        out = np.empty((matrix.shape[0], len(self.labels)), dtype=np.float64)
-        for j, label in enumerate(self.labels):
-            out[:, j] = np.asarray(matrix @ self.coef_[label], dtype=np.float64)
-            out[:, j] += self.intercept_[label]
+        """Log-odds of every row of a feature matrix, one column per label.
+
+        Computed in float64 from the float32 coefficients, as scikit-learn's own logistic
+        regression does, so both engines agree to rounding of the features.
+        """
+        compiled = self.compiled()
+        out: np.ndarray = np.asarray(matrix @ compiled.coef64(), dtype=np.float64)
+        out += compiled.intercept
         return out
 
     def decision_function(self, texts: Sequence[str]) -> pd.DataFrame:
@@ -227,9 +381,10 @@ class HostilityModel:
     def score_parts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Whole-text log-odds and the highest sentence log-odds of each text.
 
-        All texts and all sentences of the texts with more than one sentence are vectorised in
-        one ``transform`` call. For a text of one sentence (or none) the sentence log-odds are
-        its whole-text log-odds.
+        Texts and the sentences of the texts with more than one sentence are vectorised
+        together, one ``transform`` call per group of about :data:`GROUP_CHARS` characters of
+        text (so memory stays bounded however many texts are passed). For a text of one
+        sentence (or none) the sentence log-odds are its whole-text log-odds.
 
         Returns
         -------
@@ -241,6 +396,19 @@ class HostilityModel:
             self._check_fitted()
             empty = np.zeros((0, len(self.labels)), dtype=np.float64)
             return empty, empty.copy()
+        whole = np.empty((len(texts), len(self.labels)), dtype=np.float64)
+        best = np.empty_like(whole)
+        start = 0
+        while start < len(texts):
+            stop, size = start, 0
+            while stop < len(texts) and (size < GROUP_CHARS or stop == start):
+                size += len(texts[stop])
+                stop += 1
+            whole[start:stop], best[start:stop] = self._score_group(texts[start:stop])
+            start = stop
+        return whole, best
+
+    def _score_group(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         owners: list[int] = []
         sentences: list[str] = []
         for i, text in enumerate(texts):
@@ -257,11 +425,15 @@ class HostilityModel:
 
     def combine(self, whole: np.ndarray, best_sentence: np.ndarray) -> np.ndarray:
         """Scores in [0, 1] from :meth:`score_parts` output, by ``sentence_weight``."""
-        p_whole = expit(whole)
-        p_best = np.maximum(p_whole, expit(best_sentence))
+        p_whole = _expit(whole)
+        p_best = np.maximum(p_whole, _expit(best_sentence))
         w = float(getattr(self, "sentence_weight", 0.0))
         out: np.ndarray = (1.0 - w) * p_whole + w * p_best
-        return out
+        return self.calibrate(out)
+
+    def calibrate(self, scores: np.ndarray) -> np.ndarray:
+        """Apply the per-label calibration maps to a ``[n, len(labels)]`` score matrix."""
+        return apply_calibration(scores, self.labels, self.__dict__.get("calibration_"))
 
     def predict(self, texts: Sequence[str]) -> pd.DataFrame:
         """Score texts for every label.
@@ -313,37 +485,81 @@ class HostilityModel:
         list of (str, float)
             Terms in normalised form with their positive log-odds contribution, largest first.
         """
-        if label not in self.coef_:
-            raise ValueError(f"unknown label {label!r}; expected one of {', '.join(self.labels)}")
-        features = self._check_fitted()
-        text = self._explained_part(_as_text(text), label)
-        row = self.transform([text])
-        coef = self.coef_[label]
-        cols = row.indices
-        contrib = row.data * coef[cols]
-        word_block = dict(features.transformer_list)[WORD]
-        n_word = len(word_block.vocabulary_)
-        char_block = dict(features.transformer_list)[CHAR]
-        char_names = self._inverse_vocabulary(CHAR, char_block)
-        word_names = self._inverse_vocabulary(WORD, word_block)
-        words = list(dict.fromkeys(_TOKEN.findall(normalize_text(_as_text(text)))))
-        padded = {w: f" {w} " for w in words}
-        scores: dict[str, float] = {}
-        for col, value in zip(cols, contrib, strict=True):
-            if value == 0.0:
-                continue
-            if col < n_word:
-                term = word_names[col]
-                scores[term] = scores.get(term, 0.0) + float(value)
-                continue
-            gram = char_names[col - n_word]
-            owners = [w for w in words if gram in padded[w]]
-            for w in owners:
-                scores[w] = scores.get(w, 0.0) + float(value) / len(owners)
-        ranked = sorted(
-            ((t, s) for t, s in scores.items() if s > 0), key=lambda ts: (-ts[1], ts[0])
-        )
-        return [(t, round(s, 6)) for t, s in ranked[:k]]
+        return self.top_terms_map(text, [label], k)[label]
+
+    def top_terms_map(
+        self, text: str, labels: Sequence[str], k: int = 5
+    ) -> dict[str, list[tuple[str, float]]]:
+        """:meth:`top_terms` of several labels, vectorising the text and its parts once."""
+        return self.top_terms_maps([text], [labels], k)[0]
+
+    def top_terms_maps(
+        self, texts: Sequence[str], labels: Sequence[Sequence[str]], k: int = 5
+    ) -> list[dict[str, list[tuple[str, float]]]]:
+        """:meth:`top_terms` of many texts, each for its own labels, in two ``transform`` calls.
+
+        ``labels[i]`` are the labels to explain for ``texts[i]``; the result has one
+        ``{label: terms}`` per text.
+        """
+        if isinstance(texts, str):
+            raise TypeError("top_terms_maps() takes a sequence of texts, not a single string")
+        if len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} label lists")
+        for wanted in labels:
+            for label in wanted:
+                if label not in self.labels:
+                    raise ValueError(
+                        f"unknown label {label!r}; expected one of {', '.join(self.labels)}"
+                    )
+        busy = [i for i, wanted in enumerate(labels) if wanted]
+        out: list[dict[str, list[tuple[str, float]]]] = [{} for _ in texts]
+        if not busy:
+            return out
+        compiled = self.compiled()
+        parts = self._explained_parts([_as_text(texts[i]) for i in busy], [labels[i] for i in busy])
+        rows: dict[str, int] = {}
+        for chosen in parts:
+            for part in chosen.values():
+                rows.setdefault(part, len(rows))
+        matrix = self.transform(list(rows))
+        word_block, char_block = compiled.blocks
+        n_word = word_block.n_columns
+        word_names = word_block.column_names()
+        char_names = char_block.column_names()
+        longest = char_block.ngram_range[1]
+        owners_of: dict[str, tuple[list[str], dict[str, list[str]]]] = {}
+        for i, chosen in zip(busy, parts, strict=True):
+            for label, part in chosen.items():
+                r = rows[part]
+                lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
+                cols = matrix.indices[lo:hi]
+                contrib = matrix.data[lo:hi] * compiled.coef_column(self.labels.index(label))[cols]
+                if part not in owners_of:
+                    words = list(dict.fromkeys(_TOKEN.findall(normalize_text(part))))
+                    owners_of[part] = (words, _substring_owners(words, longest))
+                words, index = owners_of[part]
+                scores: dict[str, float] = {}
+                for col, value in zip(cols.tolist(), contrib.tolist(), strict=True):
+                    if value == 0.0:
+                        continue
+                    if col < n_word:
+                        term = word_names[col]
+                        scores[term] = scores.get(term, 0.0) + value
+                        continue
+                    gram = char_names[col - n_word]
+                    # The words of the text whose padded form contains the character n-gram.
+                    owners = (
+                        index.get(gram, [])
+                        if len(gram) <= longest
+                        else [w for w in words if gram in f" {w} "]
+                    )
+                    for w in owners:
+                        scores[w] = scores.get(w, 0.0) + value / len(owners)
+                ranked = sorted(
+                    ((t, s) for t, s in scores.items() if s > 0), key=lambda ts: (-ts[1], ts[0])
+                )
+                out[i][label] = [(t, round(s, 6)) for t, s in ranked[:k]]
+        return out
 
     def spans(
         self,
@@ -435,7 +651,7 @@ class HostilityModel:
         if isinstance(texts, str):
             raise TypeError("span_maps() takes a sequence of texts, not a single string")
         for label in labels:
-            if label not in self.coef_:
+            if label not in self.labels:
                 raise ValueError(
                     f"unknown label {label!r}; expected one of {', '.join(self.labels)}"
                 )
@@ -455,7 +671,7 @@ class HostilityModel:
                     word_rows[token] = len(docs)
                     docs.append(token)
         if docs:
-            probs = expit(self._logits(self.transform(docs)))
+            probs = self.calibrate(_expit(self._logits(self.transform(docs))))
         else:
             self._check_fitted()
             probs = np.zeros((0, len(self.labels)))
@@ -488,18 +704,49 @@ class HostilityModel:
             out.append(found)
         return out
 
-    def _explained_part(self, text: str, label: str) -> str:
-        """The text's highest-scoring sentence for ``label`` if it beats the whole text."""
-        offsets = split_sentences(text)
-        if len(offsets) < 2 or getattr(self, "sentence_weight", 0.0) == 0.0:
-            return text
-        parts = [text] + [text[start:end] for start, end in offsets]
-        logits = self._logits(self.transform(parts))[:, self.labels.index(label)]
-        best = int(np.argmax(logits[1:])) + 1
-        return parts[best] if logits[best] > logits[0] else text
+    def _explained_parts(
+        self, texts: Sequence[str], labels: Sequence[Sequence[str]]
+    ) -> list[dict[str, str]]:
+        """Per text and label: the best sentence if it beats the whole text, else the text.
 
-    def _inverse_vocabulary(self, block: str, vectorizer: Any) -> dict[int, str]:
-        """Column index -> n-gram for one feature block, built once per loaded model."""
-        if block not in self._inverse:
-            self._inverse[block] = {i: term for term, i in vectorizer.vocabulary_.items()}
-        return self._inverse[block]
+        The texts and the sentences of those with several are vectorised in one call.
+        """
+        weighted = getattr(self, "sentence_weight", 0.0) != 0.0
+        docs: list[str] = list(texts)
+        spans: list[tuple[int, int]] = []  # each text's sentences: docs[start:stop]
+        for text in texts:
+            offsets = split_sentences(text) if weighted else []
+            start = len(docs)
+            if len(offsets) >= 2:
+                docs.extend(text[a:b] for a, b in offsets)
+            spans.append((start, len(docs)))
+        logits = self._logits(self.transform(docs)) if len(docs) > len(texts) else None
+        out: list[dict[str, str]] = []
+        for i, (text, wanted) in enumerate(zip(texts, labels, strict=True)):
+            start, stop = spans[i]
+            if logits is None or stop == start:
+                out.append(dict.fromkeys(wanted, text))
+                continue
+            chosen: dict[str, str] = {}
+            for label in wanted:
+                j = self.labels.index(label)
+                best = start + int(np.argmax(logits[start:stop, j]))
+                chosen[label] = docs[best] if logits[best, j] > logits[i, j] else text
+            out.append(chosen)
+        return out
+
+
+def _substring_owners(words: Sequence[str], longest: int) -> dict[str, list[str]]:
+    """Every substring (up to ``longest`` characters) of each `` word `` -> the words holding it.
+
+    Words keep their order; a word is listed once per substring however often it holds it.
+    """
+    index: dict[str, list[str]] = {}
+    for word in words:
+        padded = f" {word} "
+        for size in range(1, min(longest, len(padded)) + 1):
+            for start in range(len(padded) - size + 1):
+                holders = index.setdefault(padded[start : start + size], [])
+                if not holders or holders[-1] != word:
+                    holders.append(word)
+    return index

@@ -145,7 +145,7 @@ class Moderator:
         hostility = self.bundle.hostility.predict(texts.tolist())
         hostility.index = valid.index
         hostility[empty.to_numpy()] = np.nan
-        similarity = self.bundle.off_topic.score_frame(valid, context)
+        similarity = self._off_topic(valid, context)
         scores = hostility.assign(**{schema.OFF_TOPIC: similarity[schema.OFF_TOPIC]})
         dynamics = thread_dynamics(valid, scores)
 
@@ -199,6 +199,23 @@ class Moderator:
         )
         return out
 
+    def _off_topic(self, comments: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
+        """``off_topic`` and the similarities behind it (see ``OffTopicScorer.score_frame``).
+
+        A lone comment without an article has nothing to compare with, so all four are NaN
+        whatever the scorer; answering that directly spares :meth:`score_one` from loading
+        the off-topic scorer (and scikit-learn) at all.
+        """
+        columns = [schema.OFF_TOPIC, "sim_article", "sim_parent", "sim_thread"]
+        if len(comments) == 1:
+            article = (
+                f"{context[schema.ARTICLE_TITLE].iat[0]}\n{context[schema.ARTICLE_BODY].iat[0]}"
+            )
+            if not article.strip():
+                return pd.DataFrame(np.nan, index=comments.index, columns=columns)
+        out: pd.DataFrame = self.bundle.off_topic.score_frame(comments, context)
+        return out
+
     def _spans(
         self, comments: pd.DataFrame, facts: pd.DataFrame, decisions: pd.DataFrame
     ) -> pd.Series:
@@ -245,13 +262,23 @@ class Moderator:
         texts = comments[schema.TEXT].astype(str).to_numpy()
         article = (facts[schema.ARTICLE_TITLE] + "\n" + facts[schema.ARTICLE_BODY]).to_numpy()
         chain = (facts[schema.PARENT_TEXT] + "\n" + facts[schema.ROOT_TEXT]).to_numpy()
-        for i in map(int, escalated):
-            evidence = []
-            quoted = [
-                f"{label}: " + ", ".join(f"'{t}'" for t, _ in terms)
+        explained = [
+            [
+                label
                 for label, value in zip(schema.LABELS, values[i], strict=True)
                 if value >= EXPLAIN_AT  # NaN compares False
-                and (terms := self.bundle.hostility.top_terms(texts[i], label, k=TERMS_PER_LABEL))
+            ]
+            for i in map(int, escalated)
+        ]
+        terms = self.bundle.hostility.top_terms_maps(
+            texts[escalated].tolist(), explained, k=TERMS_PER_LABEL
+        )
+        for i, labels, found in zip(map(int, escalated), explained, terms, strict=True):
+            evidence = []
+            quoted = [
+                f"{label}: " + ", ".join(f"'{t}'" for t, _ in found[label])
+                for label in labels
+                if found[label]
             ]
             if quoted:
                 evidence.append("words: " + " | ".join(quoted))
@@ -296,7 +323,7 @@ class Moderator:
             if not np.isnan(scores[label]) and scores[label] >= thresholds.get(label, 0.5)
         ]
         model = self.bundle.hostility
-        terms = {label: model.top_terms(text, label, k=TERMS_PER_LABEL) for label in flagged}
+        terms = model.top_terms_map(text, flagged, k=TERMS_PER_LABEL)
         found = model.span_map(text, flagged, thresholds) if flagged else {}
         return ScoredComment(
             text=text,

@@ -192,18 +192,13 @@ def _fold_cluster(match: re.Match[str]) -> _Replacement:
     return out.translate(_LATIN_LOOKALIKE), None
 
 
-def _fold(state: _State) -> None:
-    if not state.text.isascii():
-        state.sub(_CLUSTER, _fold_cluster)
-    state.text = state.text.translate(_ASCII_LOWER)  # same length: offsets unchanged
-
-
 # Cyrillic and Greek lower-case letters drawn like Latin ones.
 _HOMOGLYPHS = {
     **dict(zip("авеёкмнорстухіїјѕԁԛԝһӏьгпшщ", "abeekmhopctyxiijsdqwhlbrnww", strict=True)),
     **dict(zip("αβεηικνορτυχγωμϲϳ", "abenikvoptuxywucj", strict=True)),
 }
 _HOMOGLYPH_TABLE = str.maketrans(_HOMOGLYPHS)
+_HOMOGLYPH_CHARS = frozenset(_HOMOGLYPHS)
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
@@ -213,6 +208,8 @@ def _homoglyphs(state: _State) -> None:
     A word made only of look-alikes (``shit`` in Cyrillic letters) is mapped too when the
     text is mostly Latin, so Russian or Greek text keeps its words.
     """
+    if _HOMOGLYPH_CHARS.isdisjoint(state.text):
+        return  # no word can hold a look-alike: every rewrite below would decline
     latin = sum(1 for c in state.text if "a" <= c <= "z")
     other = sum(1 for c in state.text if c.isalpha() and not c.isascii())
     latin_text = latin > other
@@ -385,9 +382,31 @@ def _space(match: re.Match[str]) -> _Replacement:
     return " ", None
 
 
-def _pass(state: _State) -> None:
-    state.sub(_INVISIBLE, _drop)
-    _fold(state)
+# Speed only: cheap searches that must succeed for the pattern after them to match anywhere, so
+# the costly pattern (look-behinds, back-references) runs only on the texts that may need it.
+# Spaced letters need a one-letter unit between blanks followed by another unit.
+_SPACED_HINT = re.compile(f"[ \t]{_UNIT}[ \t]+{_UNIT}(?![^\\s.,;:!?)\"'])")
+_PUNCT_SPACED_HINT = re.compile(f"{_UNIT}([.\\-_]){_UNIT}\\1{_UNIT}")
+_LEET_HINT = re.compile("[0-9@$!|*#%\u20ac]")
+# In ASCII text, _SPACE can only match two blanks in a row or an ASCII blank other than " ".
+_ASCII_BLANKS = ("  ", *(chr(c) for c in range(128) if chr(c).isspace() and c != 32))
+
+
+def _pass(state: _State, hints: bool = True) -> bool:
+    """One round of every rewrite; True when another round certainly changes nothing.
+
+    That is the case (see :func:`_run`) when nothing but lower-casing changed the text, or, in
+    ASCII text, nothing but lower-casing and the whitespace clean-up -- provided no spaced
+    letters can appear once line breaks and tabs have become spaces.
+    """
+    start = state.text
+    if not (hints and start.isascii()):  # every invisible character is non-ASCII
+        state.sub(_INVISIBLE, _drop)
+    if not state.text.isascii():
+        state.sub(_CLUSTER, _fold_cluster)
+    folded = state.text
+    state.text = state.text.translate(_ASCII_LOWER)  # same length: offsets unchanged
+    lowered = state.text
     if not state.text.isascii():
         _homoglyphs(state)
     text = state.text
@@ -395,23 +414,51 @@ def _pass(state: _State) -> None:
         state.sub(_URL, _url)
     if "@" in state.text:
         state.sub(_MENTION, _mention)
-    state.sub(_SPACED, _join_spaced)
-    state.sub(_PUNCT_SPACED, _join_punct_spaced)
-    state.sub(_LEET_TOKEN, _decode_token)
+    if not hints or _SPACED_HINT.search(state.text):
+        state.sub(_SPACED, _join_spaced)
+    if not hints or _PUNCT_SPACED_HINT.search(state.text):
+        state.sub(_PUNCT_SPACED, _join_punct_spaced)
+    if not hints or _LEET_HINT.search(state.text):
+        state.sub(_LEET_TOKEN, _decode_token)
     state.sub(_STRETCH, _shorten)
-    state.sub(_SPACE, _space)
+    spaced = state.text
+    if not hints or not spaced.isascii() or any(blank in spaced for blank in _ASCII_BLANKS):
+        state.sub(_SPACE, _space)
     state.strip()
+    if folded != start:
+        return False
+    if state.text == lowered:
+        return True
+    return (
+        spaced == lowered
+        and spaced.isascii()
+        and (
+            not any(blank in spaced for blank in _ASCII_BLANKS[1:])
+            or not _SPACED_HINT.search(state.text)
+        )
+    )
 
 
-def _run(text: str, track: bool) -> _State:
+def _run(text: str, track: bool, shortcuts: bool = True) -> _State:
     # Each rewrite can expose a pattern for another (removing a zero-width joiner lets NFKC
     # compose, casefolding "ß" makes "ss", joining "s h 1 t" makes a leet token), so repeat
     # the pass until nothing changes.
+    #
+    # With ``shortcuts`` (``False`` runs every pass and pattern in full; the tests compare
+    # both), a pass stops the loop early when the next one provably changes nothing:
+    # - only ASCII letters changed case: lower-casing happens before every pattern, so those
+    #   patterns already saw the text the next pass would see and rewrote nothing (and
+    #   lower-casing creates no invisible character and changes no letter-plus-mark cluster);
+    # - in ASCII text, only the case and the whitespace clean-up (runs -> one space, ends
+    #   stripped) changed: no pattern tells one blank from another or from a run of them,
+    #   except spaced letters (``[ \t]+`` between letters; their rewrite declines on the same
+    #   letters whatever the gaps), so the next pass is a no-op when the text held no blank
+    #   but spaces, or when no spaced letters can match now.
     state = _State(text, track)
     for _ in range(8):
         before = state.text
-        _pass(state)
-        if state.text == before:
+        final = _pass(state, hints=shortcuts)
+        if state.text == before or (shortcuts and final):
             break
     return state
 

@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 
-__all__ = ["KINDS", "obfuscate_spans", "obfuscate_word"]
+__all__ = ["KINDS", "SPAN_KINDS", "obfuscate_spans", "obfuscate_word"]
 
 _LEET = str.maketrans(
     {
@@ -95,6 +95,16 @@ KINDS: dict[str, Callable[[str], str]] = {
 }
 
 _WORD = re.compile(r"[A-Za-z]{3,}")
+_GAP = re.compile(r"\s+")
+
+
+def _glued(span: str) -> str:
+    return _GAP.sub("", span)
+
+
+#: Obfuscations of a whole span rather than of each word: ``you are an idiot`` ->
+#: ``youareanidiot`` (normalisation does not undo these; the character n-grams must cope).
+SPAN_KINDS: dict[str, Callable[[str], str]] = {"glued": _glued}
 
 
 def obfuscate_word(word: str, kind: str) -> str:
@@ -106,8 +116,17 @@ def obfuscate_spans(text: str, spans: Sequence[tuple[int, int]], kind: str) -> s
     """Obfuscate every word of three or more letters inside the character ``spans`` of ``text``.
 
     Words outside the spans are unchanged, so a toxic post with gold toxic spans becomes the
-    same post with only its offending words disguised.
+    same post with only its offending words disguised. A kind of :data:`SPAN_KINDS` rewrites
+    each span as a whole instead (``glued`` removes the spaces inside it).
     """
+    if kind in SPAN_KINDS:
+        pieces: list[str] = []
+        last = 0
+        for begin, end in sorted(spans):
+            begin = max(begin, last)
+            pieces += [text[last:begin], SPAN_KINDS[kind](text[begin:end])]
+            last = max(last, end)
+        return "".join(pieces) + text[last:]
     out: list[str] = []
     last = 0
     for match in _WORD.finditer(text):

@@ -32,6 +32,13 @@ from sklearn.metrics import (
 
 from moderation import schema
 from moderation.bundle import Bundle, load_bundle, save_bundle
+from moderation.calibration import (
+    Calibration,
+    apply_calibration,
+    brier,
+    choose_calibration,
+    expected_calibration_error,
+)
 from moderation.corpus import (
     IDENTITY_FRAMES,
     IDENTITY_NEUTRAL,
@@ -47,6 +54,7 @@ from moderation.features import FeatureConfig
 from moderation.model import HostilityModel
 from moderation.normalize import split_sentences
 from moderation.offtopic import fit_off_topic, off_topic_card
+from moderation.robustness import long_text_insults, obfuscation_robustness
 
 __all__ = [
     "IDENTITY_NEUTRAL_WEIGHT",
@@ -464,8 +472,9 @@ def evaluate_model(
     Returns
     -------
     dict
-        ``{"heldout": ..., "cross_domain": ..., "olid_subtask_a": ..., "identity_bias": ...,
-        "toxic_spans_test": ...}`` (the last two only with ``datasets_dir``).
+        ``{"heldout": ..., "cross_domain": ..., "olid_subtask_a": ..., "long_text_insults":
+        ..., "identity_bias": ..., "toxic_spans_test": ..., "obfuscation": ...}`` (the last
+        three only with ``datasets_dir``; see :mod:`moderation.robustness`).
     """
     test = corpus[corpus["split"] == "test"].reset_index(drop=True)
     scores = model.predict(test["text"].tolist())
@@ -473,6 +482,10 @@ def evaluate_model(
     report: dict[str, Any] = {
         "heldout": evaluate_predictions(test[trained], scores, thresholds),
         "cross_domain": evaluate_predictions(test[~trained], scores, thresholds),
+        "calibration": calibration_metrics(
+            test[trained & ~test["source"].isin(list(NOT_FITTED))],
+            scores[(trained & ~test["source"].isin(list(NOT_FITTED))).to_numpy()],
+        ),
     }
     if "olid" not in trained_sources:
         report["olid_subtask_a"] = _olid_subtask_a(
@@ -488,6 +501,18 @@ def evaluate_model(
         )
         if spans:
             report["toxic_spans_test"] = spans
+        evasion = obfuscation_robustness(
+            model,
+            corpus,
+            Path(datasets_dir),
+            float(thresholds.get(schema.TOXICITY, 0.5)),
+            trained_sources,
+        )
+        if evasion:
+            report["obfuscation"] = evasion
+    dilution = long_text_insults(model, corpus, thresholds, trained_sources)
+    if dilution:
+        report["long_text_insults"] = dilution
     return report
 
 
@@ -755,6 +780,68 @@ def fit_hostility(
     return model
 
 
+CALIBRATION_METHOD = (
+    "per label, an isotonic map from the raw score to the observed rate, fitted on the "
+    "validation rows (never fitted by the classifiers) and kept only when cross-fitting on "
+    "those rows (two halves by thread hash, each calibrated by the map of the other) lowers the "
+    "Brier score; knots at the centre of each isotonic block, so the map is strictly increasing "
+    "where the rate changes and rankings are kept. Calibrated to the validation mix of sources: "
+    "on a community with a different base rate, scores are still ordered right but their level "
+    "shifts"
+)
+
+
+def fit_calibration(
+    validation: pd.DataFrame, scores: pd.DataFrame
+) -> tuple[dict[str, Calibration], dict[str, Any]]:
+    """Per-label isotonic maps chosen on the validation rows (:func:`choose_calibration`)."""
+    folds = np.fromiter(
+        (stable_bucket(f"calibration:{g}") % 2 for g in validation["group"]), dtype=np.int64
+    )
+    maps: dict[str, Calibration] = {}
+    report: dict[str, Any] = {}
+    for label in schema.LABELS:
+        known = validation[label].notna().to_numpy()
+        y = (validation[label].to_numpy()[known] >= 0.5).astype(np.float64)
+        found, report[label] = choose_calibration(y, scores[label].to_numpy()[known], folds[known])
+        if found is not None:
+            maps[label] = found
+    return maps, report
+
+
+def calibrate(
+    model: HostilityModel, validation: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fit ``model``'s calibration maps on ``validation`` and return its calibrated scores there.
+
+    Sets ``model.calibration_`` (applied by every later ``predict``); returns the validation
+    scores after calibration (to choose thresholds on) and the per-label choice report.
+    """
+    raw = model.predict(validation["text"].tolist())
+    model.calibration_, report = fit_calibration(validation, raw)
+    calibrated = apply_calibration(raw.to_numpy(), model.labels, model.calibration_)
+    return pd.DataFrame(calibrated, columns=raw.columns), report
+
+
+def calibration_metrics(test: pd.DataFrame, scores: pd.DataFrame) -> dict[str, Any]:
+    """Per label, expected calibration error and Brier score on the (held-out) ``test`` rows."""
+    out: dict[str, Any] = {}
+    for label in schema.LABELS:
+        known = test[label].notna().to_numpy()
+        if not known.any():
+            continue
+        y = (test[label].to_numpy()[known] >= 0.5).astype(np.float64)
+        p = scores[label].to_numpy()[known]
+        out[label] = {
+            "n": int(known.sum()),
+            "positive_rate": round(float(y.mean()), 4),
+            "mean_score": round(float(p.mean()), 4),
+            "ece": round(expected_calibration_error(y, p), 4),
+            "brier": round(brier(y, p), 5),
+        }
+    return out
+
+
 THRESHOLD_METHOD = (
     "per label, the score maximising F1 on validation rows: train-split rows of the training "
     f"sources whose text hash bucket is in {VALIDATION_BUCKETS.start}.."
@@ -895,7 +982,12 @@ def train_bundle(
         ", ".join(rows.trained_sources),
     )
     model = fit_hostility(rows.fit, seed=seed)
-    val_scores = model.predict(rows.validation["text"].tolist())
+    pooled = corpus[
+        (corpus["split"] == "test")
+        & corpus["source"].isin(list(set(rows.heldout_sources) - NOT_FITTED))
+    ].reset_index(drop=True)
+    raw_test_calibration = calibration_metrics(pooled, model.predict(pooled["text"].tolist()))
+    val_scores, calibration_choice = calibrate(model, rows.validation)
     thresholds = choose_thresholds(rows.validation, val_scores)
     metrics = evaluate_model(model, corpus, thresholds, rows.heldout_sources, datasets_dir)
     at_precision = precision_thresholds(model, rows, corpus, val_scores)
@@ -914,6 +1006,11 @@ def train_bundle(
         "threshold_method": THRESHOLD_METHOD,
         "thresholds_at_precision": at_precision,
         "thresholds_at_precision_method": AT_PRECISION_METHOD,
+        "calibration": {
+            "method": CALIBRATION_METHOD,
+            "validation": calibration_choice,
+            "test_raw": raw_test_calibration,
+        },
         "sources": sources,
         "heldout_sources": rows.heldout_sources,
         "heldout_rows": {str(k): int(v) for k, v in test_rows["source"].value_counts().items()},
@@ -1054,6 +1151,76 @@ def _cell(block: Mapping[str, Any], source: str, label: str, key: str) -> str:
     return _num(block.get(source, {}).get(label, {}).get(key))
 
 
+def _robustness_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """Headline rows of the evasion and dilution probes (:mod:`moderation.robustness`)."""
+    rows: list[tuple[str, str, str]] = []
+    evasion = metrics.get("obfuscation") or {}
+    if evasion:
+        kinds = evasion["kinds"]
+        clean = kinds["clean"]
+        disguised = ", ".join(
+            f"{k} {v['roc_auc']:.3f} / {v['recall']:.2f}" for k, v in kinds.items() if k != "clean"
+        )
+        rows.append(
+            (
+                f"Evasion: toxic-spans test posts ({evasion['posts']}) with their gold spans "
+                f"disguised vs {evasion['negatives']} civil held-out comments: toxicity ROC-AUC "
+                "/ recall at the threshold",
+                f"clean {clean['roc_auc']:.3f} / {clean['recall']:.2f}; {disguised}",
+                "close to clean",
+            )
+        )
+    dilution = metrics.get("long_text_insults") or {}
+    for label in (schema.INSULT, schema.TOXICITY):
+        entry = dilution.get(label)
+        if not entry:
+            continue
+        rows.append(
+            (
+                f"One held-out insult inside a held-out civil comment of >= 4 sentences "
+                f"({dilution['pairs']} pairs): share with {label} >= its threshold "
+                f"{entry['threshold']:.3f} (insult alone / civil alone / together; kept)",
+                f"{entry['insult_alone']:.2f} / {entry['civil_alone']:.2f} / "
+                f"**{entry['combined']:.2f}**; kept {_num(entry['kept'], 2)}",
+                "above the threshold",
+            )
+        )
+    return rows
+
+
+def calibration_table(heldout: Mapping[str, Any], fitted: Mapping[str, Any]) -> str:
+    """How the scores were calibrated and how well they are on held-out test rows."""
+    if not heldout:
+        return "n/a"
+    choice = fitted.get("validation") or {}
+    raw = fitted.get("test_raw") or {}
+    lines = [
+        f"{fitted.get('method', 'No calibration maps were fitted')}.",
+        "",
+        "Validation rows (where maps were chosen) and held-out test rows of the training sources "
+        "(toxic-spans posts excluded); ECE = expected calibration error over 10 equal-width "
+        "bins, lower is better:",
+        "",
+        "| label | map applied | validation Brier raw -> cross-fitted | test rows | test "
+        "positive rate | test mean score | test ECE raw -> calibrated | test Brier raw -> "
+        "calibrated |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, m in heldout.items():
+        c = choice.get(label) or {}
+        cross = (
+            f"{c['brier_raw']:.4f} -> {c['brier_cross_fitted']:.4f}" if "brier_raw" in c else "n/a"
+        )
+        r = raw.get(label) or {}
+        ece = f"{r['ece']:.4f} -> {m['ece']:.4f}" if r else f"{m['ece']:.4f}"
+        score = f"{r['brier']:.4f} -> {m['brier']:.4f}" if r else f"{m['brier']:.4f}"
+        lines.append(
+            f"| {label} | {'yes' if c.get('applied') else 'no'} | {cross} | {m['n']} | "
+            f"{m['positive_rate']:.3f} | {m['mean_score']:.3f} | {ece} | {score} |"
+        )
+    return "\n".join(lines)
+
+
 def headline_table(metrics: Mapping[str, Any], evaluation: Mapping[str, Any]) -> str:
     """The issue's headline numbers, one row each (held-out or never-trained-on data only)."""
     held, cross = metrics.get("heldout", {}), metrics.get("cross_domain", {})
@@ -1122,6 +1289,7 @@ def headline_table(metrics: Mapping[str, Any], evaluation: Mapping[str, Any]) ->
         rows.append(
             ("SemEval-2021 toxic spans official test, span F1", value, ">= 0.65; best 0.708")
         )
+    rows += _robustness_rows(metrics)
     templates = metrics.get("identity_templates") or {}
     if templates:
         per = templates["per_identity"].values()
@@ -1226,7 +1394,8 @@ def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
 
 Hostility scores (`{"`, `".join(schema.LABELS)}`) from word 1-2-gram + character 2-5-gram
 TF-IDF features and one logistic regression per label, plus the `off_topic` scorer
-(`moderation.offtopic`). Scores are in [0, 1]; they are *not* calibrated probabilities yet.
+(`moderation.offtopic`). Scores are in [0, 1]; the labels listed under "Calibration" below
+are mapped to calibrated probabilities.
 
 A comment of several sentences is scored as a whole and sentence by sentence:
 `score = (1 - w) * p_whole + w * max(p_whole, p_best_sentence)` with
@@ -1274,6 +1443,10 @@ F1-optimal thresholds (used when a rule says nothing more specific): {thresholds
 
 {manifest_extra["threshold_method"]}.
 {precision_part}
+## Calibration
+
+{calibration_table(metrics.get("calibration") or {}, manifest_extra.get("calibration") or {})}
+
 ## Held-out metrics (test split of the training sources)
 
 Official test splits for ConvAbuse and ToxiChat; for toxic spans (posts and their sentences)
@@ -1313,10 +1486,13 @@ moderation evaluate --model models/{name} --datasets ../shared/datasets -o evalu
 ## Known limitations
 
 {bias_limitation}
-- **Obfuscation:** only Unicode look-alikes, zero-width characters and stretched letters are
-  normalised; leetspeak and masking ("f*ck", "1d10t") are only partly caught by char n-grams.
+- **Obfuscation:** look-alikes, zero-width characters, stretched letters, leetspeak, masking
+  and spaced letters are normalised before scoring and glued words are left to the character
+  n-grams (evasion row above); masking that hides most of a word ("f***") loses the most, and
+  spellings outside these families (phonetic ones, "phuck") are only partly caught.
 - **Long texts:** sentence scoring halves the dilution of one insult inside a long civil
-  comment (w = 0.5), it does not remove it. Sentences are cut by punctuation and line breaks;
+  comment (w = 0.5), it does not remove it (long-comment rows above). Sentences are cut by
+  punctuation and line breaks;
   an insult split across sentences, or one that needs the whole argument to read as hostile,
   is still scored weakly.
 - **English only.** Domains: tweets, Reddit, Wikipedia talk, news comments, chatbot logs.
@@ -1325,7 +1501,8 @@ moderation evaluate --model models/{name} --datasets ../shared/datasets -o evalu
 - **Thresholds follow the training mix.** They maximise F1 on validation rows where about half
   of the toxicity rows are toxic (Davidson, toxic spans); on naturally distributed news
   comments (UCC: 2 % hostile) the toxicity threshold flags far too much (F1 above). Tune
-  thresholds per community from review decisions; calibration is planned.
+  thresholds per community from review decisions. Calibration has the same limit: a score of
+  0.3 means about 30 % toxic *in the validation mix*, not in every community.
 
 ## Security: pickle files run code
 

@@ -14,6 +14,7 @@ from labelled_fixtures import labelled_dir
 
 from moderation import bundle as bundle_module
 from moderation.bundle import (
+    COMPILED,
     DEFAULT_BUNDLE_NAME,
     MANIFEST,
     MODEL_CARD,
@@ -69,7 +70,9 @@ def test_round_trip_identical_predictions(saved: Path, model: HostilityModel) ->
     pd.testing.assert_frame_equal(loaded.hostility.predict(TEXTS), model.predict(TEXTS))
     assert isinstance(loaded.off_topic, StubOffTopic)
     assert loaded.thresholds == {"toxicity": 0.4}
-    assert sorted(p.name for p in saved.iterdir()) == sorted([PIPELINE, MANIFEST, MODEL_CARD])
+    assert sorted(p.name for p in saved.iterdir()) == sorted(
+        [PIPELINE, COMPILED, MANIFEST, MODEL_CARD]
+    )
     assert not [p for p in saved.parent.iterdir() if p.name.startswith(".")]  # no temp dirs
 
 
@@ -82,7 +85,7 @@ def test_manifest_contents(saved: Path) -> None:
     assert set(manifest["versions"]) >= {
         "python", "scikit-learn", "numpy", "scipy", "pandas", "joblib",
     }  # fmt: skip
-    assert set(manifest["files"]) == {PIPELINE, MODEL_CARD}
+    assert set(manifest["files"]) == {PIPELINE, COMPILED, MODEL_CARD}
     assert all(len(h) == 64 for h in manifest["files"].values())
     for key in ("created", "package_version", "thresholds", "sources", "metrics"):
         assert key in manifest

@@ -25,7 +25,9 @@ LAYERS = [
     "thread",
     "features",
     "fastscore",  # scikit-learn-free scoring of a fitted model (vectorised NumPy)
+    "calibration",  # monotone score maps; the model applies them, training fits them
     "corpus",
+    "robustness",  # evasion and dilution probes of a model on held-out data
     "model",
     "offtopic",
     "bundle",

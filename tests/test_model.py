@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn.linear_model  # noqa: F401  (fit imports it lazily; time the fit, not the import)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from labelled_fixtures import labelled_dir
@@ -301,3 +302,32 @@ def test_score_one_returns_spans_for_flagged_labels() -> None:
     assert text[int(sentence["begin"]) : int(sentence["end"])] == "Shut up, you stupid 1d10t."
     words = " ".join(text[int(s["begin"]) : int(s["end"])] for s in one.word_spans["toxicity"])
     assert "1d10t" in words
+
+
+def test_top_terms_of_a_batch_match_one_text_at_a_time(model: HostilityModel) -> None:
+    texts = [CIVIL + "Shut up you stupid 1d10t.", "You are a pathetic idiot", "", "x"]
+    labels = [["toxicity", "insult"], ["insult"], ["toxicity"], []]
+    batch = model.top_terms_maps(texts, labels, k=3)
+    expected = [
+        {label: model.top_terms(t, label, k=3) for label in ls}
+        for t, ls in zip(texts, labels, strict=True)
+    ]
+    assert batch == expected
+    assert batch[0]["toxicity"]
+    with pytest.raises(ValueError, match="2 texts but 1 label lists"):
+        model.top_terms_maps(["a", "b"], [["toxicity"]])
+    with pytest.raises(ValueError, match="unknown label"):
+        model.top_terms_map("a", ["rudeness"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet="abio1 _\u00e9", min_size=1, max_size=9), max_size=6))
+def test_substring_owners_are_the_words_holding_each_gram(words: list[str]) -> None:
+    from moderation.model import _substring_owners
+
+    words = list(dict.fromkeys(words))
+    index = _substring_owners(words, 5)
+    grams = {f" {w} "[a:b] for w in words for a in range(len(w) + 2) for b in range(a + 1, a + 6)}
+    for gram in grams:
+        if len(gram) <= 5:
+            assert index.get(gram, []) == [w for w in words if gram in f" {w} "]
