@@ -135,17 +135,18 @@ _model_option = click.option(
 
 
 @cli.command()
-@click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("export", metavar="EXPORT")
 @click.option(
     "-o",
     "--output",
     default="-",
     show_default=True,
-    help="Scored file: .csv, .jsonl or .parquet; '-' writes CSV to stdout.",
+    help="Scored file: .csv, .tsv, .jsonl or .parquet (.csv.gz, .jsonl.gz); '-' writes CSV "
+    "to stdout.",
 )
 @click.option(
     "--articles",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE|URL",
     help="Articles file (thread_id, title, body) for off-topic scoring.",
 )
 @_model_option
@@ -166,27 +167,74 @@ _model_option = click.option(
 @_map_option
 @_map_file_option
 @_format_option
-@click.option("-q", "--quiet", is_flag=True, help="Do not print the summary.")
+@click.option(
+    "-w",
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (local engine) or local Dask workers; each loads the model once.",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
+    help="Comments per chunk of whole threads (memory use grows with it).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run on the same export, model and rules from its last "
+    "finished chunk (state kept in .OUTPUT.moderation/ next to the output).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where chunks are scored: here (with --workers processes) or on a Dask cluster "
+    "(pip install 'moderation[dask]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Dask scheduler address (tcp://host:8786) for --engine dask; default: a local cluster.",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Do not print the summary or draw the progress bar."
+)
 @click.pass_context
 def score(
     ctx: click.Context,
-    export: Path,
+    export: str,
     output: str,
-    articles: Path | None,
+    articles: str | None,
     model_dir: Path | None,
     rules_path: Path | None,
     queue_target: str | None,
     column_map: tuple[str, ...],
     map_file: Path | None,
     export_format: str,
+    workers: int,
+    chunk_rows: int,
+    resume: bool,
+    engine: str,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Score every comment in EXPORT and decide an action.
 
     EXPORT is a CSV, TSV, JSONL or Parquet table, or a WordPress (WXR), Disqus
     or Reddit export, whose posts become the articles unless --articles is
-    given. Writes one row per input comment, in input order: the input
-    columns, the scores, action, priority, reasons, depth, root_id and problems.
+    given; a local path or an fsspec URL (s3://..., https://...). Writes one row
+    per input comment, in input order: the input columns, the scores, action,
+    priority, reasons, depth, root_id and problems.
+
+    Any size: the export is indexed on disk and scored in chunks of whole
+    threads, so memory stays bounded and thread context intact; the output is
+    written to a temporary file and renamed when complete. A progress bar with
+    rows/s and time left is drawn on a terminal.
 
     Example:
 
@@ -195,12 +243,20 @@ def score(
             --queue review.csv
         moderation score comments.csv -o scored.csv --queue sqlite:///queue.db
         moderation score wordpress-export.xml -o scored.csv
+        moderation score big-dump.jsonl.gz -o scored.parquet --workers 2
+        moderation score big-dump.jsonl.gz -o scored.parquet --workers 2 --resume
+        moderation score s3://bucket/dump.csv -o scored.csv --engine dask \\
+            --scheduler tcp://10.0.0.5:8786
     """
-    from moderation.io import read_articles, read_export, write_table
+    from moderation.batch import BatchJob, LocalRunner, Runner, score_export
+    from moderation.io import write_table
     from moderation.moderator import Moderator
+    from moderation.progress import Progress
     from moderation.review import build_queue
     from moderation.reviewqueue import ReviewQueue, is_database_url, safe_url
 
+    if scheduler and engine != "dask":
+        raise click.BadParameter("only applies with --engine dask", param_hint="--scheduler")
     database = is_database_url(queue_target) if queue_target else False
     if (
         queue_target
@@ -214,30 +270,66 @@ def score(
     # Open the database before scoring: a bad URL or a server that is down fails fast.
     review_db = ReviewQueue(queue_target) if database and queue_target else None
     comment_map, article_map = _mappings(column_map, map_file)
-    read = read_export(export, format=export_format, columns=comment_map or None)
-    comments = read.comments
-    article_frame = (
-        read_articles(articles, columns=article_map or None) if articles else read.articles
-    )
     moderator = Moderator.load(model_dir, rules=rules_path)
     history = review_db.author_history() if review_db is not None else None
-    scored = moderator.score(comments, article_frame, author_history=history)
-    queue = build_queue(scored) if queue_target and review_db is None else None
-    write_table(scored, output)
+    job = BatchJob(
+        export=export,
+        output=output,
+        articles=articles,
+        format=None if export_format == "auto" else export_format,
+        columns=comment_map or None,
+        article_columns=article_map or None,
+        model=model_dir,
+        rules=rules_path,
+        chunk_rows=chunk_rows,
+        resume=resume,
+    )
+    runner: Runner = LocalRunner(workers)
+    if engine == "dask":
+        from moderation.cluster import DaskRunner
+
+        runner = DaskRunner(scheduler, workers=max(workers, 1))
+    silent = quiet or ctx.obj["quiet"]
+    progress = Progress(enabled=False if silent else None)
+    # One "scored N comments" line per chunk would break up the bar; the summary says it.
+    chatty = logging.getLogger("moderation.moderator")
+    level = chatty.level
+    if not ctx.find_root().params.get("verbose"):
+        chatty.setLevel(logging.WARNING)
+    try:
+        result = score_export(
+            job,
+            runner=runner,
+            moderator=moderator,
+            history=history,
+            progress=progress,
+            keep_queue_rows=queue_target is not None,
+        )
+    except KeyboardInterrupt:
+        progress.finish()
+        if output != "-":
+            click.echo("Interrupted; run the same command with --resume to continue.", err=True)
+        ctx.exit(130)
+    finally:
+        chatty.setLevel(level)
+    queued = result.queue_rows
+    queue = build_queue(queued) if queue_target and review_db is None else None
     if queue is not None and queue_target:
         write_table(queue, queue_target)
     added = None
     if review_db is not None:
         thresholds = {**moderator.bundle.thresholds, schema.OFF_TOPIC: 0.5}
         with review_db:
-            added = review_db.add(scored, thresholds=thresholds)
-    if not (quiet or ctx.obj["quiet"]):
-        counts = scored[schema.ACTION].value_counts()
-        summary = ", ".join(f"{a.value} {int(counts.get(a.value, 0))}" for a in schema.Action)
-        problems = int((scored[schema.PROBLEMS] != "").sum())
+            added = review_db.add(queued, thresholds=thresholds)
+    if not silent:
+        summary = ", ".join(
+            f"{a.value} {int(result.actions.get(a.value, 0))}" for a in schema.Action
+        )
         where = "stdout" if output == "-" else output
+        resumed = f" (resumed: {result.reused} of {result.chunks} chunks)" if result.reused else ""
         click.echo(
-            f"Scored {len(scored)} comments → {where}: {summary}; {problems} with problems.",
+            f"Scored {result.rows} comments → {where}: {summary}; "
+            f"{result.problems} with problems.{resumed}",
             err=True,
         )
         if queue is not None:
@@ -709,6 +801,202 @@ def review_export_labels(output: str, queue_url: str) -> None:
         f"Exported {len(labelled)} labelled comments from "
         f"{labelled['item_id'].nunique()} decided items → {output}",
         err=True,
+    )
+
+
+_users_file_option = click.option(
+    "--users",
+    "users_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MODERATION_USERS",
+    required=True,
+    help="Accounts file of the review page (or MODERATION_USERS).",
+)
+
+
+@cli.group(cls=_Group)
+def users() -> None:
+    """Manage the moderator accounts of the review page (`moderation serve`).
+
+    Accounts are `name:hash` lines (scrypt, random salt); the file is written
+    readable by its owner only.
+
+    Example:
+
+    \b
+        moderation users add ana --users moderators.txt
+    """
+
+
+@users.command("add")
+@click.argument("name")
+@_users_file_option
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.option("--replace", is_flag=True, help="Reset the password of an existing account.")
+def users_add(name: str, users_file: Path, password_stdin: bool, replace: bool) -> None:
+    """Create the account NAME, asking for its password (hidden).
+
+    Example:
+
+    \b
+        moderation users add ana --users moderators.txt
+        moderation users add ben --users moderators.txt --password-stdin < password.txt
+    """
+    from moderation.service.auth import AccountError, add_user, check_name, read_users
+
+    check_name(name)
+    if not replace and name in read_users(users_file):  # say so before asking for a password
+        raise AccountError(f"{name} already has an account in {users_file}; pass --replace")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    existed = add_user(users_file, name, password, replace=replace)
+    click.echo(
+        f"{'Reset the password of' if existed else 'Added'} {name} in {users_file}.", err=True
+    )
+
+
+@users.command("remove")
+@click.argument("name")
+@_users_file_option
+def users_remove(name: str, users_file: Path) -> None:
+    """Delete the account NAME (a running review page signs it out at once).
+
+    Example:
+
+    \b
+        moderation users remove ana --users moderators.txt
+    """
+    from moderation.service.auth import remove_user
+
+    remove_user(users_file, name)
+    click.echo(f"Removed {name} from {users_file}.", err=True)
+
+
+@cli.command()
+@click.option("--host", help="Address to bind [default: 127.0.0.1, this machine only].")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port [default: 8080].")
+@_model_option
+@click.option("--rules", type=click.Path(dir_okay=False, path_type=Path), help="Rules file (YAML).")
+@click.option(
+    "--queue",
+    "queue_url",
+    help="Review queue database URL: queues escalated comments and turns on the review page.",
+)
+@click.option(
+    "--feedback-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where comments:suggestscore appends suggestions (suggestions.jsonl).",
+)
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Moderator accounts of the review page.",
+)
+@click.option("--max-comments", type=click.IntRange(min=1), help="Most comments per request.")
+@click.option("--max-text-chars", type=click.IntRange(min=1), help="Longest comment text.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), help="Largest request body.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes, each with its own copy of the model (about 130 MB each).",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    model_dir: Path | None,
+    rules: Path | None,
+    queue_url: str | None,
+    feedback_dir: Path | None,
+    users_file: Path | None,
+    max_comments: int | None,
+    max_text_chars: int | None,
+    max_body_bytes: int | None,
+    workers: int,
+) -> None:
+    """Run the HTTP service: Perspective-compatible API, Coral webhook, review page.
+
+    Settings come from MODERATION_* environment variables (MODERATION_MODEL,
+    MODERATION_RULES, MODERATION_QUEUE, MODERATION_FEEDBACK_DIR, MODERATION_USERS)
+    and these flags, which win. Secrets are read only from the environment, so
+    they never show in the process list: MODERATION_CORAL_SECRET (Coral's
+    signing secret), MODERATION_API_KEY (required ?key= when set) and
+    MODERATION_SESSION_SECRET (review page cookies). Needs the `serve` extra:
+    pip install 'moderation[serve]'.
+
+    Example:
+
+    \b
+        moderation serve --port 8080 --queue sqlite:///queue.db --feedback-dir feedback/
+        curl -s localhost:8080/v1alpha1/comments:analyze -H 'content-type: application/json' \\
+            -d '{"comment": {"text": "you idiot"}, "requestedAttributes": {"TOXICITY": {}}}'
+    """
+    import dataclasses
+
+    try:
+        import uvicorn
+
+        from moderation.service.app import create_app
+        from moderation.service.settings import ServiceSettings
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the HTTP service needs the 'serve' extra ({exc.name} is missing): "
+            "pip install 'moderation[serve]'"
+        ) from exc
+
+    flags: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "model": model_dir,
+        "rules": rules,
+        "queue_url": queue_url,
+        "feedback_dir": feedback_dir,
+        "users_file": users_file,
+        "max_comments": max_comments,
+        "max_text_chars": max_text_chars,
+        "max_body_bytes": max_body_bytes,
+    }
+    settings = dataclasses.replace(
+        ServiceSettings.from_environment(),
+        **{key: value for key, value in flags.items() if value is not None},
+    )
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and settings.api_key is None:
+        click.echo(
+            f"Warning: listening on {settings.host} without MODERATION_API_KEY: anyone who "
+            "can reach this address can use the scoring API.",
+            err=True,
+        )
+    if workers == 1:
+        app = create_app(settings)  # loads the model now: a bad bundle stops here
+        click.echo(f"Serving on http://{settings.host}:{settings.port} (Ctrl+C to stop)", err=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        return
+    import os
+    import secrets
+
+    from moderation.service.app import SETTINGS_VARIABLE, settings_to_json
+
+    if settings.session_secret is None:  # one key for all workers, or sessions break
+        settings = dataclasses.replace(settings, session_secret=secrets.token_urlsafe(32))
+    os.environ[SETTINGS_VARIABLE] = settings_to_json(settings)
+    click.echo(
+        f"Serving on http://{settings.host}:{settings.port} with {workers} workers "
+        "(Ctrl+C to stop)",
+        err=True,
+    )
+    uvicorn.run(
+        "moderation.service.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
     )
 
 

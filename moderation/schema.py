@@ -278,7 +278,9 @@ def resolve_parents(comments: pd.DataFrame) -> npt.NDArray[np.int64]:
     threads = np.asarray(_values(comments, THREAD_ID), dtype=object)
     index, first_pos = _first_occurrences(ids)
     hit = index.get_indexer(pd.Index(parents, dtype=object))
-    positions = np.where(hit >= 0, first_pos[np.maximum(hit, 0)], MISSING_PARENT).astype(np.int64)
+    # No usable ids at all (every comment_id empty): nothing can be a parent.
+    found = first_pos[np.maximum(hit, 0)] if len(first_pos) else np.zeros(len(hit), dtype=np.intp)
+    positions = np.where(hit >= 0, found, MISSING_PARENT).astype(np.int64)
     parent_values = parents.to_numpy(dtype=object)
     blank = (parents.str.strip() == "").to_numpy(dtype=bool)
     marker = (positions == MISSING_PARENT) & ((parent_values == "0") | (parent_values == threads))

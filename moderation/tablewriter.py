@@ -46,7 +46,9 @@ class TableWriter:
     Use as a context manager: the extension and directory are checked before
     anything is written; leaving the block without an error moves the file into
     place, leaving it with one deletes the temporary file. CSV gets its header
-    once; Parquet row groups must share the first frame's schema.
+    once; Parquet row groups must share the first frame's schema. `newline` fixes the
+    CSV/TSV line terminator for the whole file (default: chosen per frame by `line_end`),
+    which a caller writing a file in pieces decides once from everything it will write.
 
     Examples
     --------
@@ -55,9 +57,12 @@ class TableWriter:
     ...         writer.write(frame)
     """
 
-    def __init__(self, path: str | Path, *, rows: RowWriter | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, rows: RowWriter | None = None, newline: str | None = None
+    ) -> None:
         self.target = Path(path)
         self.write_rows = rows or write_rows
+        self.newline = newline
         self.kind, self.compressed = _write_format(self.target)
         if not self.target.parent.is_dir():
             raise OutputError(f"{self.target}: directory {self.target.parent} does not exist")
@@ -87,10 +92,11 @@ class TableWriter:
                 if self.parquet is None:
                     self.parquet = pq.ParquetWriter(self.handle, table.schema)
                 self.parquet.write_table(table.cast(self.parquet.schema))
-            elif self.started:
-                self.write_rows(frame, self.kind, self.handle, header=False)
             else:
-                self.write_rows(frame, self.kind, self.handle)
+                extra: dict[str, Any] = {} if self.newline is None else {"newline": self.newline}
+                if self.started:
+                    extra["header"] = False
+                self.write_rows(frame, self.kind, self.handle, **extra)
         except (OSError, ValueError, TypeError, NotImplementedError) as exc:  # pyarrow's too
             raise OutputError(f"{self.target}: cannot write {self.kind}: {exc}") from exc
         self.rows += len(frame)
@@ -135,13 +141,23 @@ def _write_format(path: Path) -> tuple[str, bool]:
     )
 
 
-def write_rows(frame: pd.DataFrame, kind: str, handle: IO[bytes], *, header: bool = True) -> None:
-    """Write `frame` as CSV, TSV or JSONL rows to `handle`, 10,000 rows at a time."""
+def write_rows(
+    frame: pd.DataFrame,
+    kind: str,
+    handle: IO[bytes],
+    *,
+    header: bool = True,
+    newline: str | None = None,
+) -> None:
+    """Write `frame` as CSV, TSV or JSONL rows to `handle`, 10,000 rows at a time.
+
+    `newline` is the CSV/TSV line terminator; None chooses it from `frame` (`line_end`).
+    """
     if kind == "jsonl":
         _write_jsonl(frame, handle)
         return
     sep = "\t" if kind == "tsv" else ","
-    end = line_end(frame)
+    end = line_end(frame) if newline is None else newline
     for start in range(0, max(len(frame), 1), _CHUNK_ROWS):
         chunk = frame.iloc[start : start + _CHUNK_ROWS]
         text = chunk.to_csv(index=False, header=header and start == 0, sep=sep, lineterminator=end)

@@ -518,3 +518,13 @@ def test_any_text_round_trips(cells: list[tuple[str, str]], suffix: str) -> None
 
 def test_fixture_exports_are_small() -> None:
     assert all(path.stat().st_size < 10_000 for path in DATA.rglob("*") if path.is_file())
+
+
+def test_table_writer_can_fix_one_line_end_for_frames_written_in_pieces(tmp_path: Path) -> None:
+    # A file written in pieces must not switch terminators when a later piece holds a "\r".
+    target = tmp_path / "out.csv"
+    with mio.TableWriter(target, newline="\r\n") as writer:
+        writer.write(pd.DataFrame({"a": ["x"]}))
+        writer.write(pd.DataFrame({"a": ["y\rz"]}))
+    assert target.read_bytes() == b'a\r\nx\r\n"y\rz"\r\n'
+    assert pd.read_csv(target, dtype=str)["a"].tolist() == ["x", "y\rz"]

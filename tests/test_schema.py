@@ -266,3 +266,10 @@ def test_random_parent_links_never_lose_rows(links: list[int], data: st.DataObje
     assert {pos for cycle in find_cycles(parents) for pos in cycle} == members
     flagged = {i for i, problem in enumerate(out[PROBLEMS]) if "parent cycle:" in problem}
     assert flagged == members
+
+
+def test_replies_in_an_export_without_ids_are_missing_parents() -> None:
+    comments = frame(comment_id=["", ""], thread_id=["t", "t"], parent_id=["x", ""])
+    positions = resolve_parents(comments)
+    assert positions[0] == MISSING_PARENT
+    assert positions[1] == TOP_LEVEL

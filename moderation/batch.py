@@ -1,0 +1,748 @@
+"""Score an export of any size: whole-thread chunks, worker processes, resumable, streamed.
+
+`score_export` runs `Moderator.score` over an export in bounded memory and
+gives exactly the output of one call over everything, in input order:
+
+1. **Index.** The export is read once into a `moderation.threadindex.ThreadIndex`
+   (SQLite) that plans chunks of whole threads (linked threads together).
+2. **Score.** Each chunk is scored by a *runner*: `LocalRunner` in this process
+   or in worker processes that load the model once, or the Dask runner of
+   `moderation.cluster`. A scored chunk is saved as an Arrow file in the state
+   directory, moved into place only when complete.
+3. **Merge.** The chunk files are merged back into input order and streamed to
+   the output through a `TableWriter` (temporary file, renamed at the end).
+
+The state directory sits next to the output (``.<name>.moderation/``) with a
+``manifest.json`` tying it to the input (size, mtime, SHA-256), the model and
+the rules. ``resume=True`` reuses its index and finished chunks; a finished
+run deletes it. Nothing here prints: progress goes to a `Progress`-like object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from moderation import schema
+from moderation.errors import InputError
+from moderation.io import iter_export, read_articles
+from moderation.moderator import Moderator
+from moderation.tablewriter import TableWriter, line_end, write_rows
+from moderation.threadindex import AUTHOR_WIDE, ThreadIndex
+
+__all__ = [
+    "BatchJob",
+    "BatchResult",
+    "ChunkDone",
+    "LocalRunner",
+    "Plan",
+    "Runner",
+    "score_chunk",
+    "score_export",
+    "state_dir_for",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Comments per chunk by default: large enough for vectorised scoring, small in memory.
+CHUNK_ROWS = 20_000
+#: Rows per record batch in a chunk file, and per block when merging.
+BATCH_ROWS = 2_048
+MERGE_ROWS = 10_000
+_POS = "__pos"
+_QUEUE = "__queue"
+_META = b"moderation"
+_OBJECTS = b"moderation.object_columns"
+#: Input position of the first row of each record batch: the merge reads a batch only once the
+#: output has reached it, so memory holds the batches of the current window, not one per chunk.
+_FIRSTS = b"moderation.batch_first_positions"
+_MANIFEST_VERSION = 1
+_DUPLICATE = re.compile(r"duplicate comment_id ")
+
+
+class ProgressLike(Protocol):
+    """What `score_export` reports progress to (`moderation.progress.Progress` fits)."""
+
+    def start(self, label: str, total: int | None = None, done: int = 0) -> None: ...
+    def update(self, done: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What to score and where: the options of ``moderation score`` as a value.
+
+    Attributes
+    ----------
+    export : str
+        A local path or an fsspec URL (``s3://…``, ``memory://…``) of any export format.
+    output : str
+        Output file (``.csv``, ``.tsv``, ``.jsonl``, ``.parquet``, gzipped CSV/JSONL), or ``-``.
+    articles : str, optional
+        Articles file for off-topic scoring (a path or fsspec URL).
+    format, columns, article_columns
+        As `moderation.io.read_export` / `read_articles`.
+    model, rules : Path, optional
+        Model bundle and rules file (default: bundled).
+    chunk_rows : int
+        Comments per chunk (linked threads may make a chunk larger).
+    resume : bool
+        Continue from the state directory of an interrupted run with the same inputs.
+    """
+
+    export: str
+    output: str
+    articles: str | None = None
+    format: str | None = None
+    columns: Mapping[str, str] | None = None
+    article_columns: Mapping[str, str] | None = None
+    model: Path | None = None
+    rules: Path | None = None
+    chunk_rows: int = CHUNK_ROWS
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkDone:
+    """A finished chunk: how many rows, its actions, rows with problems, and "\\r" in any cell."""
+
+    number: int
+    rows: int
+    actions: dict[str, int]
+    problems: int
+    carriage_return: bool
+
+
+@dataclass
+class BatchResult:
+    """What a run scored: counts for the summary and the rows the review queue needs.
+
+    ``queue_rows`` holds, in input order, every escalated row plus the rows its queue
+    item looks up (its parent, repeated ids), so `moderation.review.build_queue` and
+    `ReviewQueue.add` give what they give on the whole scored export.
+    """
+
+    rows: int
+    actions: dict[str, int]
+    problems: int
+    chunks: int
+    reused: int
+    queue_rows: pd.DataFrame = field(repr=False)
+
+
+@dataclass
+class Plan:
+    """A prepared run, handed to a runner: the index, the state directory and the scorer."""
+
+    job: BatchJob
+    index: ThreadIndex
+    state: Path
+    history: pd.DataFrame | None
+    moderator: Moderator
+
+    def chunk_path(self, number: int) -> Path:
+        return self.state / "chunks" / f"{number:06d}.arrow"
+
+
+class Runner(Protocol):
+    """Scores the `pending` chunks of a plan, calling `done` as each one is saved."""
+
+    def __call__(
+        self, plan: Plan, pending: Sequence[int], done: Callable[[ChunkDone], None]
+    ) -> None: ...
+
+
+# --- scoring one chunk -----------------------------------------------------------------------
+
+
+def score_chunk(
+    moderator: Moderator,
+    comments: pd.DataFrame,
+    positions: npt.NDArray[np.int64],
+    articles: pd.DataFrame | None,
+    history: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """`Moderator.score` on one chunk, stated as in the whole export.
+
+    Row numbers in problems (``duplicate comment_id 'x' (first at row 3)``) count
+    from the start of the chunk; they are rewritten to count from the start of the
+    export (`positions` are the rows' positions there).
+    """
+    scored = moderator.score(comments, articles, author_history=history)
+    problems = scored[schema.PROBLEMS]
+    touched = problems.str.contains(_DUPLICATE, regex=True).to_numpy(dtype=bool)
+    if touched.any():
+        ids = comments[schema.COMMENT_ID].astype(str).to_numpy(dtype=object)
+        first = pd.Series(np.arange(len(ids))).groupby(ids).transform("min").to_numpy()
+        fixed = problems.to_numpy(dtype=object).copy()
+        for i in np.flatnonzero(touched).tolist():
+            local = f"(first at row {first[i] + 1})"
+            whole = f"(first at row {positions[first[i]] + 1})"
+            fixed[i] = str(fixed[i]).replace(local, whole, 1)
+        scored[schema.PROBLEMS] = pd.array(fixed, dtype="str")
+    return scored
+
+
+def _queue_mask(scored: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Escalated rows and the rows their queue items look up (same thread and id or parent)."""
+    escalated = (scored[schema.ACTION] != schema.Action.ALLOW.value).to_numpy(dtype=bool)
+    if not escalated.any():
+        return escalated
+    threads = (
+        scored[schema.THREAD_ID].astype(str)
+        if schema.THREAD_ID in scored.columns
+        else pd.Series("", index=scored.index)
+    ).to_numpy(dtype=object)
+    ids = scored[schema.COMMENT_ID].astype(str).to_numpy(dtype=object)
+    wanted = set(zip(threads[escalated], ids[escalated], strict=True))
+    if schema.PARENT_ID in scored.columns:
+        parents = scored[schema.PARENT_ID].astype(str).to_numpy(dtype=object)
+        wanted |= set(zip(threads[escalated], parents[escalated], strict=True))
+    keys = zip(threads, ids, strict=True)
+    looked_up = np.fromiter((k in wanted for k in keys), dtype=bool, count=len(ids))
+    return np.asarray(escalated | looked_up, dtype=bool)
+
+
+def save_chunk(
+    path: Path, number: int, scored: pd.DataFrame, positions: npt.NDArray[np.int64]
+) -> ChunkDone:
+    """Write a scored chunk as an Arrow file, atomically, and summarise it."""
+    import pyarrow as pa
+
+    actions = {str(k): int(v) for k, v in scored[schema.ACTION].value_counts().items()}
+    done = ChunkDone(
+        number,
+        len(scored),
+        actions,
+        int((scored[schema.PROBLEMS] != "").sum()),
+        line_end(scored) == "\r\n",
+    )
+    table = pa.Table.from_pandas(scored, preserve_index=False)
+    table = table.append_column(_POS, pa.array(positions, type=pa.int64()))
+    table = table.append_column(_QUEUE, pa.array(_queue_mask(scored), type=pa.bool_()))
+    meta = dict(table.schema.metadata or {})
+    meta[_META] = json.dumps(asdict(done)).encode()
+    # Arrow reads text back as ``str``; remember which columns were plain objects.
+    objects = [str(c) for c, t in scored.dtypes.items() if t is np.dtype(object)]
+    meta[_OBJECTS] = json.dumps(objects).encode()
+    firsts = [b.column(_POS)[0].as_py() for b in table.to_batches(max_chunksize=BATCH_ROWS)]
+    meta[_FIRSTS] = json.dumps(firsts).encode()
+    table = table.replace_schema_metadata(meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=BATCH_ROWS)
+    os.replace(temporary, path)
+    return done
+
+
+def _chunk_summary(path: Path) -> ChunkDone | None:
+    """The summary saved in a chunk file, or None if the file is not a finished chunk."""
+    import pyarrow as pa
+
+    try:
+        with pa.OSFile(str(path)) as source:
+            meta = pa.ipc.open_file(source).schema.metadata or {}
+        return ChunkDone(**json.loads(meta[_META]))
+    except (OSError, KeyError, ValueError, TypeError, pa.ArrowInvalid):
+        return None
+
+
+# --- runners ---------------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(
+    model: Path | None, rules: Path | None, index: Path, history: pd.DataFrame | None
+) -> None:
+    """Worker initializer: load the model and rules once per process."""
+    moderator = Moderator.load(model, rules=rules)
+    moderator.score_one("warm up", parent="load every part of the model now")
+    _WORKER["moderator"] = moderator
+    _WORKER["index"] = ThreadIndex.open(index)
+    _WORKER["history"] = history
+
+
+def _work(number: int, target: str) -> ChunkDone:
+    """Score chunk `number` in a worker and save it to `target`."""
+    index: ThreadIndex = _WORKER["index"]
+    comments, positions = index.chunk(number)
+    scored = score_chunk(
+        _WORKER["moderator"], comments, positions, index.articles(number), _WORKER["history"]
+    )
+    return save_chunk(Path(target), number, scored, positions)
+
+
+@dataclass(frozen=True)
+class LocalRunner:
+    """Score chunks here (``workers=1``) or in `workers` processes, each loading the model once.
+
+    Chunks are handed out a few at a time (two per worker in flight), so memory
+    holds a bounded number of chunks whatever the export's size.
+    """
+
+    workers: int = 1
+
+    def __call__(
+        self, plan: Plan, pending: Sequence[int], done: Callable[[ChunkDone], None]
+    ) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, not {self.workers}")
+        if self.workers == 1 or len(pending) <= 1:
+            for number in pending:
+                comments, positions = plan.index.chunk(number)
+                scored = score_chunk(
+                    plan.moderator,
+                    comments,
+                    positions,
+                    plan.index.articles(number),
+                    plan.history,
+                )
+                done(save_chunk(plan.chunk_path(number), number, scored, positions))
+            return
+        context = multiprocessing.get_context("spawn")
+        args = (plan.job.model, plan.job.rules, plan.index.path, plan.history)
+        with ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_start_worker, initargs=args
+        ) as pool:
+            queue = list(pending)
+            running: set[Future[ChunkDone]] = set()
+            try:
+                while queue or running:
+                    while queue and len(running) < 2 * self.workers:
+                        number = queue.pop(0)
+                        running.add(pool.submit(_work, number, str(plan.chunk_path(number))))
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done(future.result())
+            except BaseException:
+                for future in running:
+                    future.cancel()
+                raise
+
+
+# --- state directory -------------------------------------------------------------------------
+
+
+def state_dir_for(output: str) -> Path:
+    """The state directory of a run writing `output`: ``.<name>.moderation`` next to it."""
+    target = Path(output)
+    return target.with_name(f".{target.name}.moderation")
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fingerprint(location: str, local: Path) -> dict[str, Any]:
+    stat = local.stat()
+    return {
+        "location": location,
+        "size": stat.st_size,
+        "mtime_ns": None if _is_url(location) else stat.st_mtime_ns,
+        "sha256": _sha256(local),
+    }
+
+
+def _fetch(location: str, state: Path, name: str) -> Path:
+    """A local file for `location`: itself, or a copy of an fsspec URL in the state directory."""
+    if location.startswith("file://"):
+        return Path(location.removeprefix("file://"))
+    if not _is_url(location):
+        return Path(location)
+    try:
+        import fsspec  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - fsspec comes with the dask extra
+        raise InputError(f"{location}: reading URLs needs fsspec (pip install fsspec)") from exc
+    suffixes = "".join(Path(location.split("?", 1)[0]).suffixes[-2:])
+    local = state / f"{name}{suffixes}"
+    try:
+        with fsspec.open(location, "rb") as source, local.open("wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"{location}: cannot read: {exc}") from exc
+    return local
+
+
+def _rules_digest(rules: Path | None) -> str:
+    if rules is None:
+        text = resources.files("moderation").joinpath("defaults/rules.yaml").read_bytes()
+        return hashlib.sha256(text).hexdigest()
+    return _sha256(rules)
+
+
+def _manifest(job: BatchJob, moderator: Moderator, inputs: dict[str, Any]) -> dict[str, Any]:
+    bundle_manifest = moderator.bundle.path / "manifest.json"
+    return {
+        "version": _MANIFEST_VERSION,
+        **inputs,
+        "model": _sha256(bundle_manifest) if bundle_manifest.is_file() else None,
+        "rules": _rules_digest(job.rules),
+        "options": {
+            "format": job.format,
+            "columns": dict(job.columns or {}),
+            "article_columns": dict(job.article_columns or {}),
+            "chunk_rows": job.chunk_rows,
+        },
+    }
+
+
+def _differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    names = {"input": "export", "articles": "articles file", "model": "model"}
+    names |= {"rules": "rules", "options": "options", "version": "state format"}
+    return [names.get(k, k) for k in wanted if saved.get(k) != wanted[k]]
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def score_export(
+    job: BatchJob,
+    *,
+    runner: Runner | None = None,
+    moderator: Moderator | None = None,
+    history: pd.DataFrame | None = None,
+    progress: ProgressLike | None = None,
+    keep_queue_rows: bool = True,
+) -> BatchResult:
+    """Score `job.export` into `job.output` chunk by chunk; see the module notes.
+
+    Parameters
+    ----------
+    job
+        What to score and where.
+    runner
+        Who scores the chunks (default: `LocalRunner()`, this process).
+    moderator
+        The loaded model and rules (default: loaded from `job.model` / `job.rules`).
+        Worker processes load their own from the job, so pass the same ones.
+    history
+        Authors' review-queue history (`ReviewQueue.author_history`); a resumed
+        run uses the history saved when it started.
+    progress
+        Told about reading and scoring; nothing is printed here.
+    keep_queue_rows
+        Gather `BatchResult.queue_rows` (memory grows with the escalated rows);
+        False leaves it empty, for runs that queue nothing.
+
+    Raises
+    ------
+    InputError
+        As `moderation.io.read_export`, or when `resume` finds the state of a run
+        on another export, model, rules or options.
+    OutputError
+        As `moderation.io.write_table`.
+    """
+    runner = runner or LocalRunner()
+    moderator = moderator or Moderator.load(job.model, rules=job.rules)
+    to_stdout = job.output == "-"
+    if to_stdout and job.resume:
+        raise InputError("--resume needs an output file: a run writing to stdout keeps no state")
+    if not to_stdout:
+        TableWriter(job.output)  # checks the extension and directory before any work
+    with _state(job) as state:
+        inputs_dir = state / "inputs"
+        inputs_dir.mkdir(parents=True, exist_ok=True)
+        export = _fetch(job.export, inputs_dir, "export")
+        articles = _fetch(job.articles, inputs_dir, "articles") if job.articles else None
+        for location, local in ((job.export, export), (job.articles, articles)):
+            if location and local is not None and not local.is_file():
+                what = "not a file" if local.exists() else "file not found"
+                raise InputError(f"{location}: {what}")
+        inputs = {
+            "input": _fingerprint(job.export, export),
+            "articles": _fingerprint(job.articles, articles) if job.articles and articles else None,
+        }
+        manifest = _manifest(job, moderator, inputs)
+        history = _prepare_state(state, job, manifest, history)
+        index = ThreadIndex.open(state / "index.sqlite") if job.resume else None
+        if index is None:
+            _clear_chunks(state)
+            began = time.perf_counter()
+            index = _build_index(job, state, export, articles, moderator, progress)
+            logger.debug(
+                "indexed %d comments in %d chunks in %.1f s",
+                index.rows,
+                index.chunks,
+                time.perf_counter() - began,
+            )
+        plan = Plan(job, index, state, history, moderator)
+        finished: dict[int, ChunkDone] = {}
+        for number in range(index.chunks):
+            found = _chunk_summary(plan.chunk_path(number))
+            if found is not None:
+                finished[number] = found
+        reused = len(finished)
+        pending = [n for n in range(index.chunks) if n not in finished]
+        if reused:
+            logger.info("resuming: %d of %d chunks already scored", reused, index.chunks)
+
+        scored_rows = sum(d.rows for d in finished.values())
+        if progress is not None:
+            progress.start("scoring", index.rows, scored_rows)
+
+        def done(chunk: ChunkDone) -> None:
+            nonlocal scored_rows
+            finished[chunk.number] = chunk
+            scored_rows += chunk.rows
+            if progress is not None:
+                progress.update(scored_rows)
+
+        try:
+            began = time.perf_counter()
+            runner(plan, pending, done)
+            logger.debug("scored %d chunks in %.1f s", len(pending), time.perf_counter() - began)
+        finally:
+            if progress is not None:
+                progress.finish()
+        summaries = [finished[n] for n in range(index.chunks)]
+        began = time.perf_counter()
+        queue_rows = _merge(plan, summaries, moderator, to_stdout, keep_queue_rows)
+        logger.debug("merged into %s in %.1f s", job.output, time.perf_counter() - began)
+        actions: dict[str, int] = {}
+        for summary in summaries:
+            for action, count in summary.actions.items():
+                actions[action] = actions.get(action, 0) + count
+        result = BatchResult(
+            rows=index.rows,
+            actions=actions,
+            problems=sum(s.problems for s in summaries),
+            chunks=index.chunks,
+            reused=reused,
+            queue_rows=queue_rows,
+        )
+    return result
+
+
+@contextlib.contextmanager
+def _state(job: BatchJob) -> Iterator[Path]:
+    """The run's state directory; removed when the run succeeds, kept for --resume otherwise."""
+    if job.output == "-":
+        state = Path(tempfile.mkdtemp(prefix="moderation-"))
+        try:
+            yield state
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
+        return
+    state = state_dir_for(job.output)
+    if not job.resume and state.exists():
+        shutil.rmtree(state)
+    existed = state.exists()
+    state.mkdir(exist_ok=True)
+    try:
+        yield state
+    except BaseException:
+        # Keep what a --resume can use: an earlier run's state, or a finished index.
+        if not existed and ThreadIndex.open(state / "index.sqlite") is None:
+            shutil.rmtree(state, ignore_errors=True)
+        raise
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def _prepare_state(
+    state: Path, job: BatchJob, manifest: dict[str, Any], history: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """Check (on resume) or write the manifest; return the author history to score with."""
+    path = state / "manifest.json"
+    saved_history = state / "history.json"
+    if job.resume and path.is_file():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        differ = _differences(saved, manifest)
+        if differ:
+            raise InputError(
+                f"--resume: the interrupted run in {state} was started with another "
+                f"{' / '.join(differ)}; run without --resume to start again"
+            )
+        if saved_history.is_file():
+            return pd.read_json(saved_history, orient="table")
+        return history
+    if job.resume:
+        logger.info("--resume: no interrupted run in %s; starting from the beginning", state)
+    _clear_chunks(state)
+    (state / "index.sqlite").unlink(missing_ok=True)
+    if history is not None:
+        history.to_json(saved_history, orient="table", index=False)
+    path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return history
+
+
+def _clear_chunks(state: Path) -> None:
+    shutil.rmtree(state / "chunks", ignore_errors=True)
+
+
+def _build_index(
+    job: BatchJob,
+    state: Path,
+    export: Path,
+    articles: Path | None,
+    moderator: Moderator,
+    progress: ProgressLike | None,
+) -> ThreadIndex:
+    article_frame = read_articles(articles, columns=job.article_columns) if articles else None
+    chunks = iter_export(
+        export, format=job.format, columns=job.columns, chunk_rows=min(job.chunk_rows, 10_000)
+    )
+    link_authors = any(column in AUTHOR_WIDE for column in moderator.rules.columns())
+    if progress is not None:
+        progress.start("reading")
+    try:
+        return ThreadIndex.build(
+            state / "index.sqlite",
+            ((chunk.comments, chunk.articles) for chunk in chunks),
+            articles=article_frame,
+            chunk_rows=job.chunk_rows,
+            link_authors=link_authors,
+            progress=progress.update if progress is not None else None,
+        )
+    finally:
+        if progress is not None:
+            progress.finish()
+
+
+# --- merging ---------------------------------------------------------------------------------
+
+
+class _ChunkReader:
+    """Reads a chunk file batch by batch; hands out its rows below a position."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow as pa
+
+        # Read, not memory-mapped: mapped pages of every chunk file would count as resident.
+        self.source = pa.OSFile(str(path))
+        self.file = pa.ipc.open_file(self.source)
+        self.next_batch = 0
+        self.buffer: Any = None  # a pyarrow Table of pending rows
+        found = (self.file.schema.metadata or {}).get(_FIRSTS)
+        # Chunk files written before the positions were recorded: read batches as they come.
+        firsts = json.loads(found) if found else None
+        self.firsts: list[int] | None = (
+            firsts if firsts is not None and len(firsts) == self.file.num_record_batches else None
+        )
+        self.batches_read = 0
+
+    def take_below(self, end: int) -> Any:
+        """All rows with a position below `end` (they come first: a chunk is in input order)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        pieces = []
+        while True:
+            if self.buffer is None or self.buffer.num_rows == 0:
+                self.buffer = None
+                if self.next_batch >= self.file.num_record_batches:
+                    break
+                if self.firsts is not None and self.firsts[self.next_batch] >= end:
+                    break  # the next batch starts beyond this window: leave it on disk
+                batch = self.file.get_batch(self.next_batch)
+                self.next_batch += 1
+                self.batches_read += 1
+                self.buffer = pa.Table.from_batches([batch])
+            positions = self.buffer.column(_POS)
+            count = int(pc.sum(pc.less(positions, end)).as_py() or 0)
+            pieces.append(self.buffer.slice(0, count))
+            self.buffer = self.buffer.slice(count)
+            if self.buffer.num_rows:
+                break
+        return pieces
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def _merge(
+    plan: Plan, summaries: list[ChunkDone], moderator: Moderator, to_stdout: bool, keep: bool
+) -> pd.DataFrame:
+    """Stream the chunk files into the output in input order; return the queue's rows."""
+    import pyarrow as pa
+
+    readers = [_ChunkReader(plan.chunk_path(n)) for n in range(len(summaries))]
+    newline = "\r\n" if any(s.carriage_return for s in summaries) else "\n"
+    queue_parts: list[pd.DataFrame] = []
+    try:
+        schemas = [r.file.schema for r in readers]
+        unified = pa.unify_schemas(schemas, promote_options="permissive") if schemas else None
+        objects: list[str] = []
+        if unified is not None:
+            unified = unified.with_metadata(schemas[0].metadata)
+            objects = json.loads((schemas[0].metadata or {}).get(_OBJECTS, b"[]"))
+        with contextlib.ExitStack() as stack:
+            writer: TableWriter | None = None
+            if not to_stdout:
+                writer = stack.enter_context(TableWriter(plan.job.output, newline=newline))
+            empty = True
+            for start in range(0, max(plan.index.rows, 1), MERGE_ROWS):
+                end = start + MERGE_ROWS
+                pieces = [p.cast(unified) for r in readers for p in r.take_below(end)]
+                if not pieces:
+                    continue
+                table = pa.concat_tables(pieces)
+                table = table.take(pa.compute.sort_indices(table, [(_POS, "ascending")]))
+                frame = table.to_pandas()
+                queue = frame[_QUEUE].to_numpy(dtype=bool)
+                frame = frame.drop(columns=[_POS, _QUEUE])
+                for column in objects:
+                    frame[column] = frame[column].astype(object)
+                if keep and queue.any():
+                    queue_parts.append(frame[queue])
+                if writer is not None:
+                    writer.write(frame)
+                else:
+                    write_rows(frame, "csv", sys.stdout.buffer, header=empty, newline=newline)
+                empty = False
+            if empty:
+                frame = _empty_output(plan, moderator)
+                queue_parts.append(frame)
+                if writer is not None:
+                    writer.write(frame)
+                else:
+                    write_rows(frame, "csv", sys.stdout.buffer, header=True, newline=newline)
+            if to_stdout:
+                sys.stdout.buffer.flush()
+    finally:
+        for reader in readers:
+            reader.close()
+    if not queue_parts:
+        return _empty_output(plan, moderator)
+    return pd.concat(queue_parts, ignore_index=True)
+
+
+def _empty_output(plan: Plan, moderator: Moderator) -> pd.DataFrame:
+    """The scored frame of an export without comments: its columns and no rows.
+
+    The columns are those of a placeholder comment scored with the export's columns
+    (the models refuse zero rows).
+    """
+    columns = plan.index.columns or [*schema.REQUIRED_COLUMNS, schema.PROBLEMS]
+    placeholder = {
+        c: pd.array(["x" if c in schema.REQUIRED_COLUMNS else ""], dtype="str") for c in columns
+    }
+    return moderator.score(pd.DataFrame(placeholder, columns=columns)).iloc[:0]

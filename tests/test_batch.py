@@ -1,0 +1,410 @@
+"""Chunked, multi-process and resumable scoring equals one `Moderator.score` over everything."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from batch_fixtures import (
+    EXAMPLE,
+    score_whole,
+    synthetic_articles,
+    synthetic_comments,
+    write_export,
+)
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from moderation import schema
+from moderation.batch import BatchJob, LocalRunner, score_export, state_dir_for
+from moderation.cli import cli
+from moderation.errors import InputError
+from moderation.io import write_table
+from moderation.moderator import Moderator
+from moderation.progress import Progress, render
+from moderation.review import build_queue
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def moderator() -> Moderator:
+    return Moderator.load()
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """160 comments over 14 interleaved threads, bad rows included, and their articles."""
+    folder = tmp_path_factory.mktemp("export")
+    comments = write_export(synthetic_comments(160, 14, seed=7), folder / "comments.csv")
+    articles = folder / "articles.csv"
+    synthetic_articles(14).to_csv(articles, index=False)
+    return comments, articles
+
+
+@pytest.fixture(scope="module")
+def whole(moderator: Moderator, export: tuple[Path, Path]) -> pd.DataFrame:
+    return score_whole(moderator, *export)
+
+
+def written(frame: pd.DataFrame, path: Path) -> bytes:
+    write_table(frame, path)
+    return path.read_bytes()
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stderr
+
+
+def test_chunked_csv_is_byte_identical_to_one_call(
+    moderator: Moderator, export: tuple[Path, Path], whole: pd.DataFrame, tmp_path: Path
+) -> None:
+    comments, articles = export
+    out = tmp_path / "chunked.csv"
+    job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=15)
+    result = score_export(job, moderator=moderator)
+    assert result.chunks > 5
+    assert out.read_bytes() == written(whole, tmp_path / "whole.csv")
+    assert not state_dir_for(str(out)).exists()  # a finished run leaves no state
+    assert result.rows == len(whole)
+    assert result.actions == whole[schema.ACTION].value_counts().to_dict()
+    assert result.problems == int((whole[schema.PROBLEMS] != "").sum())
+    # A "\r" in one text makes the whole file "\r\n"-terminated, as a one-shot write does.
+    assert out.read_bytes().count(b"\r\n") == len(whole) + 1
+    # Row numbers in problems count in the whole export, not in the chunk.
+    assert (
+        whole[schema.PROBLEMS].str.contains(
+            "duplicate comment_id 'c5' (first at row 6)", regex=False
+        )
+    ).sum() == 1
+    pd.testing.assert_frame_equal(build_queue(result.queue_rows), build_queue(whole))
+
+
+_ids = st.sampled_from(["a", "b", "c", "d", "", "0", "T1"])
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            _ids.filter(bool),  # all-empty ids in a chunk trip schema.resolve_parents (reported)
+            st.sampled_from(["T1", "T2", "T3", ""]),
+            _ids,
+            st.sampled_from(["ann", "bob", ""]),
+            st.sampled_from(["you idiot", "the treaty text", "", "ok", "pizza and cats"]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    chunk_rows=st.integers(1, 4),
+)
+def test_any_small_export_scores_the_same_in_chunks(
+    moderator: Moderator, tmp_path: Path, rows: list[tuple[str, ...]], chunk_rows: int
+) -> None:
+    columns = ["comment_id", "thread_id", "parent_id", "author", "text"]
+    source = write_export(pd.DataFrame(rows, columns=columns), tmp_path / "in.csv")
+    out = tmp_path / "out.csv"
+    score_export(BatchJob(str(source), str(out), chunk_rows=chunk_rows), moderator=moderator)
+    assert out.read_bytes() == written(score_whole(moderator, source), tmp_path / "w.csv")
+
+
+def test_review_queue_database_gets_the_same_items(
+    moderator: Moderator, export: tuple[Path, Path], whole: pd.DataFrame, tmp_path: Path
+) -> None:
+    from moderation.reviewqueue import ReviewQueue
+
+    source, articles = export
+    job = BatchJob(str(source), str(tmp_path / "o.csv"), articles=str(articles), chunk_rows=15)
+    result = score_export(job, moderator=moderator)
+    thresholds = {**moderator.bundle.thresholds, schema.OFF_TOPIC: 0.5}
+    stamps = ["first_seen_at", "last_seen_at", "created_at", "updated_at"]
+    found: list[tuple[pd.DataFrame, list[pd.DataFrame]]] = []
+    for name, scored in (("chunked", result.queue_rows), ("whole", whole)):
+        with ReviewQueue(f"sqlite:///{tmp_path / name}.db") as queue:
+            queue.add(scored, thresholds=thresholds)
+            listed = queue.list_items(status=None)
+            members = [queue.item(int(i)).comments for i in listed["id"]]
+        found.append((listed.drop(columns=stamps, errors="ignore"), members))
+    (items, comments), (expected_items, expected_comments) = found
+    assert len(items) > 0
+    pd.testing.assert_frame_equal(items, expected_items)
+    assert any((c["parent_text"] != "").any() for c in comments)
+    for ours, theirs in zip(comments, expected_comments, strict=True):
+        pd.testing.assert_frame_equal(
+            ours.drop(columns=stamps, errors="ignore"), theirs.drop(columns=stamps, errors="ignore")
+        )
+
+
+def test_a_carriage_return_in_any_chunk_sets_the_line_end_of_the_file(
+    moderator: Moderator, tmp_path: Path
+) -> None:
+    frame = synthetic_comments(30, 6, seed=3)
+    frame.loc[25, "text"] = "first line\rsecond line"
+    source = tmp_path / "comments.jsonl"
+    frame.to_json(source, orient="records", lines=True)
+    out = tmp_path / "out.csv"
+    score_export(BatchJob(str(source), str(out), chunk_rows=5), moderator=moderator)
+    assert out.read_bytes() == written(score_whole(moderator, source), tmp_path / "w.csv")
+    assert out.read_bytes().count(b"\r\n") == 31
+
+
+def test_two_workers_equal_one(
+    moderator: Moderator, export: tuple[Path, Path], whole: pd.DataFrame, tmp_path: Path
+) -> None:
+    comments, articles = export
+    out = tmp_path / "two.jsonl"
+    job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=40)
+    score_export(job, moderator=moderator, runner=LocalRunner(workers=2))
+    assert out.read_bytes() == written(whole, tmp_path / "whole.jsonl")
+
+
+def test_parquet_holds_the_same_table(
+    moderator: Moderator, export: tuple[Path, Path], whole: pd.DataFrame, tmp_path: Path
+) -> None:
+    comments, articles = export
+    out = tmp_path / "chunked.parquet"
+    score_export(
+        BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=30),
+        moderator=moderator,
+    )
+    write_table(whole, tmp_path / "whole.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(tmp_path / "whole.parquet"))
+
+
+def test_rules_on_export_wide_author_facts_keep_authors_together(
+    export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\nrules:\n"
+        "  - name: busy-author\n    when: {author_comments: '>= 3'}\n"
+        "    action: review\n    priority: 10\n"
+        "  - name: first-time\n    when: {author_first: '== 1'}\n"
+        "    action: hold\n    priority: 20\n",
+        encoding="utf-8",
+    )
+    moderator = Moderator.load(rules=rules)
+    comments, articles = export
+    out = tmp_path / "authors.csv"
+    job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=10, rules=rules)
+    score_export(job, moderator=moderator)
+    assert out.read_bytes() == written(score_whole(moderator, *export), tmp_path / "whole.csv")
+
+
+def test_example_thread_and_a_platform_export(moderator: Moderator, tmp_path: Path) -> None:
+    out = tmp_path / "example.csv"
+    comments, articles = EXAMPLE / "comments.csv", EXAMPLE / "articles.csv"
+    score_export(
+        BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=4), moderator=moderator
+    )
+    assert out.read_bytes() == written(
+        score_whole(moderator, comments, articles), tmp_path / "w.csv"
+    )
+
+    from moderation.io import read_export
+
+    disqus = ROOT / "data" / "samples" / "disqus.xml"
+    read = read_export(disqus)
+    out = tmp_path / "disqus.csv"
+    score_export(BatchJob(str(disqus), str(out), chunk_rows=2), moderator=moderator)
+    expected = moderator.score(read.comments, read.articles)
+    assert out.read_bytes() == written(expected, tmp_path / "dw.csv")
+
+
+def test_fsspec_url_and_stdout(
+    moderator: Moderator,
+    export: tuple[Path, Path],
+    whole: pd.DataFrame,
+    tmp_path: Path,
+    capfdbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    comments, articles = export
+    with fsspec.open("memory://exports/comments.csv", "wb") as handle:
+        handle.write(comments.read_bytes())
+    job = BatchJob("memory://exports/comments.csv", "-", articles=str(articles), chunk_rows=50)
+    score_export(job, moderator=moderator)
+    assert capfdbinary.readouterr().out == written(whole, tmp_path / "whole.csv")
+
+
+def test_empty_export(moderator: Moderator, tmp_path: Path) -> None:
+    source = tmp_path / "empty.csv"
+    source.write_text("comment_id,thread_id,text\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = score_export(BatchJob(str(source), str(out)), moderator=moderator)
+    assert result.rows == 0
+    scored = pd.read_csv(out, dtype=str)
+    assert scored.empty
+    assert list(scored.columns[:3]) == ["comment_id", "thread_id", "text"]
+    assert {*schema.SCORES, schema.ACTION, schema.PROBLEMS} <= set(scored.columns)
+
+
+def test_errors_leave_no_state_behind(moderator: Moderator, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    with pytest.raises(InputError, match="file not found"):
+        score_export(BatchJob(str(tmp_path / "missing.csv"), str(out)), moderator=moderator)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,body\n1,hello\n", encoding="utf-8")
+    with pytest.raises(InputError, match="missing required column 'comment_id'"):
+        score_export(BatchJob(str(bad), str(out)), moderator=moderator)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+def test_resume_refuses_state_of_another_export(
+    moderator: Moderator, export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    comments, _ = export
+    out = tmp_path / "out.csv"
+    state = state_dir_for(str(out))
+    state.mkdir()
+    (state / "manifest.json").write_text('{"version": 1, "input": {"sha256": "x"}}')
+    job = BatchJob(str(comments), str(out), chunk_rows=80, resume=True)
+    with pytest.raises(InputError, match="was started with another export"):
+        score_export(job, moderator=moderator)
+    assert state.is_dir()  # kept: it is the user's to delete
+    with pytest.raises(InputError, match="needs an output file"):
+        score_export(BatchJob(str(comments), "-", resume=True), moderator=moderator)
+
+
+def test_killed_run_resumes_to_the_same_bytes(moderator: Moderator, tmp_path: Path) -> None:
+    source = write_export(synthetic_comments(200, 20, seed=11), tmp_path / "big.csv")
+    out = tmp_path / "scored.csv"
+    chunks = state_dir_for(str(out)) / "chunks"
+    args = [str(source), "-o", str(out), "--chunk-rows", "10"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moderation", "score", *args, "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while process.poll() is None and len(list(chunks.glob("*.arrow"))) < 2:
+            time.sleep(0.01)
+        assert process.poll() is None, "the run finished before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert not out.exists()  # never half an output
+    done_before = len(list(chunks.glob("*.arrow")))
+    assert done_before >= 2
+
+    code, err = run_cli("score", *args, "--resume")
+    assert code == 0, err
+    assert f"(resumed: {done_before} of " in err
+    assert out.read_bytes() == written(score_whole(moderator, source), tmp_path / "whole.csv")
+    assert not state_dir_for(str(out)).exists()
+
+
+def test_cli_workers_and_options(export: tuple[Path, Path], tmp_path: Path) -> None:
+    comments, articles = export
+    plain, parallel = tmp_path / "plain.csv", tmp_path / "parallel.csv"
+    code, err = run_cli("score", str(comments), "--articles", str(articles), "-o", str(plain))
+    assert code == 0, err
+    assert "Scored 160 comments" in err
+    code, err = run_cli(
+        "score",
+        str(comments),
+        "--articles",
+        str(articles),
+        "-o",
+        str(parallel),
+        "--workers",
+        "1",
+        "--chunk-rows",
+        "30",
+        "-q",
+    )
+    assert code == 0, err
+    assert err == ""
+    assert parallel.read_bytes() == plain.read_bytes()
+    code, err = run_cli("score", str(comments), "--scheduler", "tcp://nowhere:1")
+    assert code == 2
+    assert "--engine dask" in err
+    code, err = run_cli("score", str(comments), "--workers", "0")
+    assert code == 2
+
+
+# Progress -----------------------------------------------------------------------------------
+
+
+def test_render_shows_rate_share_and_time_left() -> None:
+    assert render("scoring", 250, 1000, 2.0) == (
+        "scoring  25% |██████                  | 250/1,000 rows  125 rows/s  ETA 0:00:06"
+    )
+    assert render("reading", 5000, None, 2.0) == "reading  5,000 rows  2,500 rows/s"
+    assert render("scoring", 0, 10, 0.0).endswith("ETA --:--:--")
+    # A resumed run counts only its own rows in the rate.
+    assert "50 rows/s" in render("scoring", 600, 1000, 2.0, base=500)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_draws_on_a_terminal_and_is_silent_otherwise() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    clock = FakeClock()
+    screen = Terminal()
+    bar = Progress(screen, clock=clock)
+    bar.start("scoring", 100)
+    clock.now = 1.0
+    bar.update(40)
+    bar.update(41)  # too soon to redraw
+    clock.now = 2.0
+    bar.update(100)
+    bar.finish()
+    text = screen.getvalue()
+    assert text.count("\r") == 3
+    assert "40/100 rows  40 rows/s" in text and "41/100" not in text
+    assert text.endswith("100/100 rows  50 rows/s  ETA 0:00:00\n")
+
+    piped = io.StringIO()
+    quiet = Progress(piped, clock=clock)
+    quiet.start("scoring", 10)
+    quiet.update(5)
+    quiet.finish()
+    assert piped.getvalue() == ""
+    muted = Terminal()
+    off = Progress(muted, enabled=False)
+    off.start("scoring", 10)
+    off.finish()
+    assert muted.getvalue() == ""
+
+
+def test_the_merge_reads_a_chunk_batch_only_when_the_output_reaches_it(tmp_path: Path) -> None:
+    """Memory stays bounded: a reader leaves batches beyond the merge window on disk."""
+    from moderation.batch import BATCH_ROWS, _ChunkReader, save_chunk
+
+    n = 3 * BATCH_ROWS
+    scored = pd.DataFrame({"text": [f"t{i}" for i in range(n)], "action": ["allow"] * n})
+    scored["problems"] = ""
+    positions = np.arange(n, dtype=np.int64) * 2  # every other input row is in this chunk
+    path = tmp_path / "chunk-0.arrow"
+    save_chunk(path, 0, scored, positions)
+    reader = _ChunkReader(path)
+    try:
+        assert reader.take_below(0) == [] and reader.batches_read == 0
+        first = reader.take_below(10)
+        assert sum(p.num_rows for p in first) == 5 and reader.batches_read == 1
+        rest = reader.take_below(2 * n)
+        assert sum(p.num_rows for p in rest) == n - 5 and reader.batches_read == 3
+    finally:
+        reader.close()
