@@ -152,7 +152,9 @@ def thread_dynamics(
         else np.full(n, "", dtype=object)
     )
     insult = scores[schema.INSULT].to_numpy(dtype=float)
-    addressed = np.array([bool(_SECOND_PERSON.search(t)) for t in texts]) & (parents >= 0)
+    addressed = np.array([bool(_SECOND_PERSON.search(t)) for t in texts], dtype=bool) & (
+        parents >= 0
+    )
     return pd.DataFrame(
         {
             DERAILED_AT: np.where(derailed_at >= 0, ids[np.maximum(derailed_at, 0)], ""),

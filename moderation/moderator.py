@@ -207,6 +207,8 @@ class Moderator:
         the off-topic scorer (and scikit-learn) at all.
         """
         columns = [schema.OFF_TOPIC, "sim_article", "sim_parent", "sim_thread"]
+        if len(comments) == 0:  # an empty export: the vectorisers refuse zero rows
+            return pd.DataFrame(columns=columns, index=comments.index, dtype=np.float64)
         if len(comments) == 1:
             article = (
                 f"{context[schema.ARTICLE_TITLE].iat[0]}\n{context[schema.ARTICLE_BODY].iat[0]}"

@@ -138,3 +138,12 @@ def test_spans_point_at_the_offending_words(moderator: Moderator) -> None:
     assert any("idiot" in p for p in pieces)
     assert all("article" not in p for p in pieces)
     assert scored.loc[1, "spans"] == ""
+
+
+def test_an_empty_export_scores_to_an_empty_frame_with_every_column(
+    moderator: Moderator,
+) -> None:
+    empty = pd.DataFrame({c: pd.Series([], dtype=str) for c in ("comment_id", "text")})
+    out = moderator.score(empty)
+    assert len(out) == 0
+    assert {*schema.SCORES, schema.ACTION, schema.REASONS, schema.PROBLEMS} <= set(out.columns)
