@@ -319,8 +319,10 @@ def score(
     added = None
     if review_db is not None:
         thresholds = {**moderator.bundle.thresholds, schema.OFF_TOPIC: 0.5}
+        # The scored rows do not carry the article title: the queue takes it from the file.
+        titles = _article_titles(articles, article_map) if articles else None
         with review_db:
-            added = review_db.add(queued, thresholds=thresholds)
+            added = review_db.add(queued, thresholds=thresholds, articles=titles)
     if not silent:
         summary = ", ".join(
             f"{a.value} {int(result.actions.get(a.value, 0))}" for a in schema.Action
@@ -341,6 +343,38 @@ def score(
                 f"{added.already_decided} already decided).",
                 err=True,
             )
+
+
+def _article_titles(location: str, columns: dict[str, str]) -> Any:
+    """``thread_id`` and ``title`` of the articles file (a DataFrame), for the review queue.
+
+    Read again after scoring (the batch run reads it in its own process and keeps no
+    frame); an fsspec URL is copied to a temporary directory first, as the batch run does.
+    """
+    import shutil
+    import tempfile
+
+    from moderation.io import read_articles
+
+    if location.startswith("file://"):
+        location = location.removeprefix("file://")
+    with tempfile.TemporaryDirectory(prefix="moderation-articles-") as scratch:
+        if "://" in location:
+            try:
+                import fsspec  # type: ignore[import-untyped]
+            except ImportError as exc:  # pragma: no cover - fsspec comes with the dask extra
+                raise InputError(f"{location}: reading URLs needs fsspec") from exc
+            suffixes = "".join(Path(location.split("?", 1)[0]).suffixes[-2:])
+            local = Path(scratch) / f"articles{suffixes}"
+            try:
+                with fsspec.open(location, "rb") as source, local.open("wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+            except (OSError, ValueError, ImportError) as exc:
+                raise InputError(f"{location}: cannot read: {exc}") from exc
+            read = read_articles(local, columns=columns or None)
+        else:
+            read = read_articles(location, columns=columns or None)
+    return read[[schema.THREAD_ID, schema.TITLE]]
 
 
 @cli.command()
@@ -632,14 +666,20 @@ def review_list(
         click.echo(f"No {'' if status == 'all' else status + ' '}items.", err=True)
         return
     click.echo(
-        f"{'ID':>5}  {'STATUS':<10} {'ACTION':<6} {'PRIO':>4} {'SCORE':>5} {'SIZE':>4}  TEXT"
+        f"{'ID':>5}  {'STATUS':<10} {'ACTION':<6} {'PRIO':>4} {'SCORE':>5} {'SIZE':>4}  "
+        f"{'ARTICLE':<{_TITLE_WIDTH}}  TEXT"
     )
     for row in found.to_dict("records"):
+        title = _excerpt(row["article_title"] or "-", _TITLE_WIDTH)
         click.echo(
             f"{row['id']:>5}  {row['status']:<10} {row['action']:<6} {row['priority']:>4} "
-            f"{row['top_score']:>5.2f} {row['item_size']:>4}  "
+            f"{row['top_score']:>5.2f} {row['item_size']:>4}  {title:<{_TITLE_WIDTH}}  "
             f"{row['comment_id']}: {_excerpt(row['text'], 60)}"
         )
+
+
+#: Characters of an article title in `review list` ("-" where the queue has no title).
+_TITLE_WIDTH = 28
 
 
 def _excerpt(text: str, width: int) -> str:
@@ -672,6 +712,7 @@ def review_show(item_id: int, queue_url: str) -> None:
         f"Item {item['id']}: {item['status']} (version {item['version']}), action "
         f"{item['action']}, priority {item['priority']}",
         f"Thread {item['thread_id']}: {kind}",
+        *([f"Article: {_excerpt(item['article_title'], 200)}"] if item["article_title"] else []),
         f"Flagged labels: {item['flagged'] or 'none'}",
         f"Reasons: {item['reasons']}",
     ]

@@ -2,16 +2,18 @@
 
 Part of the review queue (:mod:`moderation.reviewqueue`): `QueueDatabase` opens a SQLite file
 or a PostgreSQL server, creates the tables of `moderation.queuetables` (or checks their
-version), and turns driver errors into one `QueueError` line that names the URL without its
-password. `moderation.reviewqueue.ReviewQueue` is a `QueueDatabase`.
+version and adds the columns a queue made by an earlier release lacks), and turns driver
+errors into one `QueueError` line that names the URL without its password.
+`moderation.reviewqueue.ReviewQueue` is a `QueueDatabase`.
 
 Concurrency: on SQLite every transaction starts with ``BEGIN IMMEDIATE`` (writers queue up
 behind a busy timeout instead of failing on a lock upgrade) in WAL mode (readers never block).
-On PostgreSQL, concurrent table creation is serialised by an advisory lock.
+On PostgreSQL, concurrent table creation and upgrades are serialised by an advisory lock.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -25,7 +27,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from moderation.errors import ModerationError
-from moderation.queuetables import SCHEMA_VERSION, items, meta, metadata
+from moderation.queuetables import ADDED_COLUMNS, SCHEMA_VERSION, items, meta, metadata
 
 __all__ = [
     "DEFAULT_QUEUE_URL",
@@ -36,13 +38,15 @@ __all__ = [
     "safe_url",
 ]
 
+log = logging.getLogger(__name__)
+
 #: Where ``moderation review`` looks when no ``--queue`` is given: a SQLite file in the
 #: working directory (the environment variable ``MODERATION_QUEUE`` overrides it in the CLI).
 DEFAULT_QUEUE_URL = "sqlite:///moderation-queue.db"
 
 _SQLITE_BUSY_SECONDS = 60
 _PG_CONNECT_SECONDS = 10
-#: Key of the PostgreSQL advisory lock that serialises concurrent table creation.
+#: Key of the PostgreSQL advisory lock that serialises concurrent table creation and upgrades.
 _SCHEMA_LOCK = 0x6D6F6465
 
 
@@ -238,6 +242,30 @@ class QueueDatabase:
                     f"queue database {self.display_url} has schema version {found}; this "
                     f"moderation reads version {SCHEMA_VERSION}: upgrade moderation"
                 )
+            self._add_columns(conn)
+
+    def _add_columns(self, conn: Connection) -> None:
+        """Add the `ADDED_COLUMNS` a queue made by an earlier release lacks (nullable: no rewrite).
+
+        Runs inside `_prepare`'s transaction, which on SQLite holds the write lock (BEGIN
+        IMMEDIATE) and on PostgreSQL the schema advisory lock, so processes opening the same
+        old queue at once add each column exactly once; PostgreSQL's DDL is transactional.
+        """
+        inspector = sa.inspect(conn)
+        present = {
+            name: {c["name"] for c in inspector.get_columns(name)}
+            for name in dict.fromkeys(c.table.name for c in ADDED_COLUMNS)
+        }
+        quote = conn.dialect.identifier_preparer.quote
+        for column in ADDED_COLUMNS:
+            table = column.table.name
+            if column.name in present[table]:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(
+                f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind}"
+            )
+            log.info("queue database %s: added column %s.%s", self.display_url, table, column.name)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -5,12 +5,18 @@ Part of the review queue (:mod:`moderation.reviewqueue`), the last step of the s
 moderator must look at; `add_items` (``ReviewQueue.add``) writes those items and their
 comments, keyed by `item_key`, so re-scoring the same export updates pending items instead
 of adding duplicates. Upserts use ``INSERT … ON CONFLICT`` on both SQLite and PostgreSQL.
+
+Besides scores and verdicts, an item keeps what its moderator reads it by: the title of
+the article its thread hangs under (the scored frame does not carry it, so the caller
+passes the articles it scored with) and each comment's ``spans``, the words behind its
+scores as the scorer found them, so the review page highlights them without a model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,10 +33,13 @@ from moderation.queuetables import PENDING, comments, items, utc_now
 from moderation.review import ITEM_COMMENTS, ITEM_SIZE, build_queue
 from moderation.rules import REVIEW_GROUP
 
-__all__ = ["DEFAULT_FLAG_AT", "AddResult", "add_items", "item_key"]
+__all__ = ["DEFAULT_FLAG_AT", "SPANS", "AddResult", "add_items", "item_key"]
 
 #: Score a label must reach to count as flagged when no thresholds are given.
 DEFAULT_FLAG_AT = 0.5
+#: The scored frame's spans column (`moderation.moderator.SPANS`; named here so that
+#: writing the queue does not import the model code).
+SPANS = "spans"
 
 
 @dataclass(frozen=True)
@@ -81,24 +90,36 @@ def item_key(thread_id: str, comment_id: str, text: str, *, members: Sequence[st
 
 
 def add_items(
-    queue: QueueDatabase, scored: pd.DataFrame, *, thresholds: Mapping[str, float] | None = None
+    queue: QueueDatabase,
+    scored: pd.DataFrame,
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    articles: pd.DataFrame | None = None,
 ) -> AddResult:
     """Queue the escalated comments of a scored export; idempotent.
 
     Items come from `moderation.review.build_queue` (a derailed sub-thread is one item
     with all its comments). An item already in the queue (same `item_key`) is refreshed
-    while it is pending (new scores, priority, reasons) and left alone once decided, so
-    re-scoring an export never duplicates work or reopens a decision. Everything is
-    written in one transaction: concurrent writers neither lose nor duplicate items.
+    while it is pending (new scores, priority, reasons, spans; the title when known) and
+    left alone once decided, so re-scoring an export never duplicates work or reopens a
+    decision. Everything is written in one transaction: concurrent writers neither lose
+    nor duplicate items.
 
     Parameters
     ----------
     scored : DataFrame
-        The frame returned by `moderation.Moderator.score`.
+        The frame returned by `moderation.Moderator.score`. Its ``spans`` column, when
+        present, is stored with each comment (a frame without it stores NULL, and the
+        review page recomputes highlights); an ``article_title`` column, when present,
+        gives titles for the threads ``articles`` does not cover.
     thresholds : mapping of str to float, optional
         Score at which each label counts as flagged (the bundle's thresholds);
         default `DEFAULT_FLAG_AT`. The flagged labels are what ``approve`` (wrong) and
         ``reject`` (right) say something about in `export_labels`.
+    articles : DataFrame, optional
+        The articles the export was scored with (``thread_id``, ``title``, as given to
+        `moderation.Moderator.score`): each item stores its thread's title. Threads with
+        no title store NULL, and a pending item keeps the title it already has.
 
     Returns
     -------
@@ -108,14 +129,15 @@ def add_items(
     if review.empty:
         return AddResult(0, 0, 0, [])
     members = _members(scored, review, thresholds or {})
+    titles = _titles(articles, review)
     now = utc_now()
     added = updated = decided = 0
     ids: list[int] = []
     insert = pg_dialect.insert if queue.dialect == "postgresql" else sqlite_dialect.insert
     with queue.begin() as conn:
         planned = [
-            (_item_values(row, rows, now), rows)
-            for row, rows in zip(review.to_dict("records"), members, strict=True)
+            (_item_values(row, rows, now, title), rows)
+            for row, rows, title in zip(review.to_dict("records"), members, titles, strict=True)
         ]
         # Every writer locks items in key order, so concurrent runs cannot deadlock.
         planned.sort(key=lambda pair: str(pair[0]["item_key"]))
@@ -132,6 +154,7 @@ def add_items(
                     k: v
                     for k, v in values.items()
                     if k not in ("item_key", "first_seen_at", "kind")
+                    and not (k == "article_title" and v is None)  # keep a known title
                 }
                 item_id = int(
                     conn.execute(
@@ -155,9 +178,13 @@ def add_items(
                 upsert.on_conflict_do_update(
                     index_elements=["item_id", "comment_id"],
                     set_={
-                        c.name: upsert.excluded[c.name]
-                        for c in comments.columns
-                        if c.name not in ("item_id", "comment_id")
+                        **{
+                            c.name: upsert.excluded[c.name]
+                            for c in comments.columns
+                            if c.name not in ("item_id", "comment_id")
+                        },
+                        # Scored without spans this time: keep the ones stored before.
+                        SPANS: sa.func.coalesce(upsert.excluded[SPANS], comments.c.spans),
                     },
                 )
             )
@@ -176,6 +203,7 @@ def _members(
     )
     ids = frame[schema.COMMENT_ID].map(_text)
     texts = frame[schema.TEXT].map(_text) if schema.TEXT in frame.columns else ids.map(str)
+    has_spans = SPANS in frame.columns
     by_key: dict[tuple[str, str], int] = {}
     for pos, key in enumerate(zip(threads, ids, strict=True)):
         by_key.setdefault(key, pos)
@@ -203,16 +231,70 @@ def _members(
                     **scores,
                     **_verdict(source),
                     "flagged": " ".join(_flagged(scores, thresholds, grouped)),
+                    SPANS: _spans_json(source.get(SPANS)) if has_spans else None,
                 }
             )
         out.append(rows)
     return out
 
 
+def _titles(articles: pd.DataFrame | None, review: pd.DataFrame) -> list[str | None]:
+    """The article title of each item's thread: from ``articles``, else the scored frame.
+
+    Matched as `moderation.thread.attach_context` matches them (thread ids as text, the
+    first row of a repeated id wins, the only article is the article of comments without a
+    thread id), so an item shows the title its comments were scored against.
+    """
+    threads = [_text(t) for t in review.get(schema.THREAD_ID, pd.Series("", index=review.index))]
+    given: dict[str, str] = {}
+    lone: str | None = None
+    if articles is not None and {schema.THREAD_ID, schema.TITLE} <= set(articles.columns):
+        keys, names = articles[schema.THREAD_ID].map(_text), articles[schema.TITLE].map(_text)
+        for thread, title in zip(keys, names, strict=True):
+            given.setdefault(thread, title.strip())
+        if len(given) == 1:
+            lone = next(iter(given.values()))
+    scored = (
+        review[schema.ARTICLE_TITLE].map(lambda v: _text(v).strip()).tolist()
+        if schema.ARTICLE_TITLE in review.columns
+        else [""] * len(review)
+    )
+    out: list[str | None] = []
+    for thread, fallback in zip(threads, scored, strict=True):
+        title = given.get(thread) or (lone if not thread else None) or fallback
+        out.append(title or None)
+    return out
+
+
+def _spans_json(value: Any) -> str | None:
+    """A comment's spans as stored: compact JSON of a mapping, "{}" when the scorer found none.
+
+    `moderation.Moderator.score` writes "" for a comment without words over the thresholds.
+    A missing cell (None, NaN: e.g. rows of a frame concatenated with one without spans) or
+    a value that is not a JSON object is stored as NULL (unknown), so the review page
+    recomputes highlights rather than trusting it.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return "{}"
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+
+
 def _item_values(
-    row: Mapping[Any, Any], rows: list[dict[str, Any]], now: dt.datetime
+    row: Mapping[Any, Any], rows: list[dict[str, Any]], now: dt.datetime, title: str | None
 ) -> dict[str, Any]:
-    """The ``review_items`` row of an item: its lead comment, scores and verdict."""
+    """The ``review_items`` row of an item: its lead comment, article, scores and verdict."""
     lead = rows[0]
     group = _text(row.get(REVIEW_GROUP))
     member_ids = [r["comment_id"] for r in rows]
@@ -234,6 +316,7 @@ def _item_values(
         "text": lead["text"],
         "parent_id": lead["parent_id"],
         "parent_text": lead["parent_text"],
+        "article_title": title,
         **scores,
         "top_score": max((v for v in scores.values() if v is not None), default=0.0),
         **_verdict(row),

@@ -44,6 +44,7 @@ _LISTED = [
     items.c.priority,
     items.c.top_score,
     items.c.thread_id,
+    items.c.article_title,
     items.c.comment_id,
     items.c.item_size,
     items.c.author,
@@ -90,8 +91,9 @@ def list_items(
     -------
     DataFrame
         One row per item: ``id``, ``status``, ``action``, ``priority``, ``top_score``,
-        ``thread_id``, ``comment_id``, ``item_size``, ``author``, ``text``, ``reasons``,
-        ``flagged``, ``decided_by``, ``decided_at``, ``version``.
+        ``thread_id``, ``article_title`` (None where unknown), ``comment_id``,
+        ``item_size``, ``author``, ``text``, ``reasons``, ``flagged``, ``decided_by``,
+        ``decided_at``, ``version``.
     """
     if status is not None and status not in STATUSES:
         raise QueueError(f"unknown status '{status}'; use one of {', '.join(STATUSES)}")
@@ -112,11 +114,25 @@ def list_items(
         query = query.limit(limit)
     frame = pd.DataFrame(queue.rows(query), columns=[c.name for c in _LISTED])
     frame["decided_at"] = [as_utc(v) for v in frame["decided_at"]]
+    _keep_none(frame, items.c.article_title.name)
     return frame
+
+
+def _keep_none(frame: pd.DataFrame, column: str) -> None:
+    """Give a nullable text column back as objects, None where NULL.
+
+    pandas would infer a string dtype and turn NULL into NaN, which is truthy and prints
+    as "nan"; None says "unknown" to every caller.
+    """
+    values = [v if isinstance(v, str) else None for v in frame[column]]
+    frame[column] = pd.Series(values, index=frame.index, dtype=object)
 
 
 def read_item(queue: QueueDatabase, item_id: int) -> QueueItem:
     """One item with its comments (in thread order) and its decision history.
+
+    The item holds ``article_title`` (None where unknown) and each comment its ``spans``
+    JSON (None where the queue was given none, e.g. written by an earlier release).
 
     Raises
     ------
@@ -142,6 +158,7 @@ def read_item(queue: QueueDatabase, item_id: int) -> QueueItem:
         record[name] = as_utc(record[name])
     record["labels"] = json.loads(record["labels"]) if record["labels"] else {}
     frame = pd.DataFrame([dict(m) for m in members], columns=[c.name for c in comments.c])
+    _keep_none(frame, comments.c.spans.name)
     return QueueItem(record, frame, history)
 
 

@@ -6,9 +6,10 @@ SQLAlchemy Core; `moderation.queuedatabase` creates them and checks `SCHEMA_VERS
 
 ``review_items``
     One row per item: a single escalated comment, or a derailed sub-thread. Keyed by
-    ``item_key``; holds the current decision and a ``version`` every decision bumps.
+    ``item_key``; holds the article title, the current decision and a ``version`` every
+    decision bumps.
 ``review_comments``
-    The comments of each item with their scores, reasons and parent text.
+    The comments of each item with their scores, reasons, parent text and highlight spans.
 ``review_decisions``
     The audit trail: every decision ever attempted. Database triggers refuse UPDATE and
     DELETE, so rows are only ever inserted.
@@ -27,6 +28,7 @@ from sqlalchemy import event
 from moderation import schema
 
 __all__ = [
+    "ADDED_COLUMNS",
     "APPLIED",
     "APPROVE",
     "CONFLICT",
@@ -47,7 +49,8 @@ __all__ = [
     "utc_now",
 ]
 
-#: Version of the table layout written into ``review_meta``.
+#: Version of the table layout written into ``review_meta``. It changes only when a layout
+#: change would break an older moderation; columns in `ADDED_COLUMNS` do not change it.
 SCHEMA_VERSION = 1
 
 APPROVE = "approve"
@@ -110,6 +113,8 @@ items = sa.Table(
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("times_seen", sa.Integer, nullable=False, server_default="1"),
+    # Added after version 1 (see ADDED_COLUMNS): NULL where the title was not known.
+    sa.Column("article_title", sa.Text, nullable=True),
     sa.Index("ix_review_items_status_priority", "status", "priority"),
     sa.Index("ix_review_items_author", "author"),
 )
@@ -126,6 +131,9 @@ comments = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("parent_text", sa.Text, nullable=False),
     *_score_columns(),
+    # Added after version 1 (see ADDED_COLUMNS): the scorer's JSON {label: [{begin, end,
+    # score}]}; "{}" when it found no words, NULL where the queue was given no spans.
+    sa.Column("spans", sa.Text, nullable=True),
 )
 
 decisions = sa.Table(
@@ -149,6 +157,12 @@ meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+#: Nullable columns added to version-1 tables since their release. A queue created before
+#: them gets them with ``ALTER TABLE … ADD COLUMN`` when it is opened
+#: (`moderation.queuedatabase`); an older moderation ignores them, so it keeps reading and
+#: writing an upgraded queue and `SCHEMA_VERSION` stays the same.
+ADDED_COLUMNS: tuple[sa.Column[Any], ...] = (items.c.article_title, comments.c.spans)
 
 
 def _ddl(statement: str) -> sa.DDL:

@@ -80,7 +80,8 @@ class ReviewQueue(QueueDatabase):
     create : bool, default True
         Create the tables if they are missing (and, for SQLite, the file). With False, a
         missing SQLite file or a database without the tables is an error: reading commands
-        should not leave an empty queue behind a typo.
+        should not leave an empty queue behind a typo. Either way, a queue made by an
+        earlier release gets the nullable columns added since (article title, spans).
 
     Raises
     ------
@@ -92,8 +93,8 @@ class ReviewQueue(QueueDatabase):
     Examples
     --------
     >>> with ReviewQueue("sqlite:///queue.db") as queue:          # doctest: +SKIP
-    ...     queue.add(scored)
-    ...     first = queue.list(limit=1)
+    ...     queue.add(scored, articles=articles)  # scored = Moderator.score(comments, articles)
+    ...     first = queue.list_items(limit=1)
     ...     queue.decide(int(first.loc[0, "id"]), "reject", moderator="ana")
     """
 

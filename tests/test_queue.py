@@ -5,6 +5,7 @@ Every test taking ``queue_url`` runs on both backends (see ``tests/conftest.py``
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from typing import Any
 
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moderation import schema
 from moderation.reviewqueue import (
@@ -141,6 +144,125 @@ def test_item_key_is_stable() -> None:
     assert item_key("t", "c", "text") == item_key("t", "c", "text")
     assert item_key("t", "c", "text") != item_key("t", "c", "text!")
     assert item_key("t", "c", "", members=["d", "c"]) == item_key("t", "c", "x", members=["c", "d"])
+
+
+# --------------------------------------------------------------------------- titles and spans
+
+INSULT_SPANS = '{"insult": [{"begin": 11, "end": 16, "score": 0.95}]}'
+
+
+def with_spans(frame: pd.DataFrame) -> pd.DataFrame:
+    """``scored_frame`` with the ``spans`` column `Moderator.score` writes ("" = none found)."""
+    spans = [""] * len(frame)
+    spans[1] = INSULT_SPANS  # "You are an idiot.": the insult is "idiot"
+    return frame.assign(spans=spans)
+
+
+def articles_frame(*rows: tuple[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"thread_id": t, "title": title, "body": "..."} for t, title in rows],
+        columns=["thread_id", "title", "body"],
+    )
+
+
+def test_items_store_the_article_title_and_comments_their_spans(queue_url: str) -> None:
+    with ReviewQueue(queue_url) as queue:
+        queue.add(
+            pd.concat([with_spans(scored_frame()), scored_frame("t2", "x")], ignore_index=True),
+            articles=articles_frame(("t1", "  Bus fares rise  "), ("t1", "a repeat"), ("t3", "x")),
+        )
+        listed = queue.list_items().set_index("comment_id")
+        assert listed.loc[["b", "f", "c"], "article_title"].tolist() == ["Bus fares rise"] * 3
+        assert listed.loc[["xb", "xf", "xc"], "article_title"].isna().all()  # t2: no article
+        ids = by_comment(queue)
+        held = queue.item(ids["b"])
+        assert held.item["article_title"] == "Bus fares rise"
+        assert json.loads(str(held.comments.loc[0, "spans"])) == json.loads(INSULT_SPANS)
+        sub = queue.item(ids["c"]).comments
+        assert sub["spans"].tolist() == ["{}", "{}", "{}"]  # scored: no words to highlight
+        unscored = queue.item(ids["xb"]).comments
+        assert unscored["spans"].tolist() == [None]  # no spans in its rows: unknown, not empty
+        queue.add(scored_frame("t3", "y"))  # a frame without the column at all
+        assert queue.item(by_comment(queue)["yb"]).comments["spans"].tolist() == [None]
+
+
+def test_the_queue_reads_the_scorers_spans_column() -> None:
+    from moderation.moderator import SPANS
+    from moderation.queueitems import SPANS as QUEUED_SPANS
+
+    assert QUEUED_SPANS == SPANS
+
+
+def test_rescoring_without_articles_or_spans_keeps_what_was_stored(queue_url: str) -> None:
+    with ReviewQueue(queue_url) as queue:
+        queue.add(with_spans(scored_frame()), articles=articles_frame(("t1", "Bus fares")))
+        again = queue.add(scored_frame().assign(priority=lambda f: f["priority"] + 1))
+        assert again.updated == 3
+        ids = by_comment(queue)
+        item = queue.item(ids["b"])
+        assert (item.item["priority"], item.item["article_title"]) == (81, "Bus fares")
+        assert item.comments.loc[0, "spans"] == json.dumps(
+            json.loads(INSULT_SPANS), separators=(",", ":")
+        )
+        queue.add(scored_frame(), articles=articles_frame(("t1", "Bus fares, updated")))
+        assert queue.item(ids["b"]).item["article_title"] == "Bus fares, updated"
+
+
+def test_title_from_the_scored_frame_and_from_a_lone_article(queue_url: str) -> None:
+    with ReviewQueue(queue_url) as queue:
+        queue.add(scored_frame().assign(article_title="From the frame"))
+        queue.add(scored_frame("", "n"), articles=articles_frame(("page", "The only page")))
+        queue.add(scored_frame("t9", "o"), articles=articles_frame(("t9", "")))
+        titles = queue.list_items().set_index("comment_id")["article_title"]
+    assert titles["b"] == "From the frame"
+    assert titles["nb"] == "The only page"  # an export without thread ids: the one article
+    assert titles["ob"] is None  # an empty title is no title
+
+
+@pytest.mark.parametrize(
+    ("cell", "stored"),
+    [
+        ("", "{}"),
+        (float("nan"), None),  # a missing cell: unknown, not "none found"
+        (None, None),
+        ('{"insult": []}', '{"insult":[]}'),
+        ({"insult": [{"begin": 0, "end": 3}]}, '{"insult":[{"begin":0,"end":3}]}'),
+        ("not json", None),
+        ("[1, 2]", None),
+        ('{"insult": [{"begin": 0, "end": 3, "score": NaN}]}', None),
+    ],
+)
+def test_malformed_spans_are_stored_as_unknown(
+    sqlite_url: str, cell: object, stored: str | None
+) -> None:
+    frame = scored_frame()
+    frame["spans"] = pd.Series([cell] * len(frame), dtype=object)
+    with ReviewQueue(sqlite_url) as queue:
+        queue.add(frame)
+        assert queue.item(by_comment(queue)["b"]).comments.loc[0, "spans"] == stored
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    titles=st.lists(st.one_of(st.text(max_size=30), st.none(), st.floats()), min_size=1),
+    spans=st.one_of(st.text(max_size=30), st.none(), st.floats(), st.integers()),
+)
+def test_any_titles_and_spans_are_queued_without_error(
+    tmp_path_factory: pytest.TempPathFactory, titles: list[object], spans: object
+) -> None:
+    url = f"sqlite:///{tmp_path_factory.mktemp('q') / 'queue.db'}"
+    articles = pd.DataFrame(
+        {"thread_id": ["t1", *[f"t{i}" for i in range(2, len(titles) + 1)]], "title": titles}
+    )
+    frame = scored_frame()
+    frame["spans"] = pd.Series([spans] * len(frame), dtype=object)
+    with ReviewQueue(url) as queue:
+        assert queue.add(frame, articles=articles).added == 3
+        item = queue.item(by_comment(queue)["b"])
+    title = item.item["article_title"]
+    assert title is None or (isinstance(title, str) and title == title.strip() and title)
+    stored = item.comments.loc[0, "spans"]
+    assert stored is None or isinstance(json.loads(str(stored)), dict)
 
 
 # --------------------------------------------------------------------------- reading
@@ -318,6 +440,165 @@ def test_safe_url() -> None:
     assert "pw" not in safe_url("post gres://u:pw@h/db")
 
 
+# --------------------------------------------------------------------------- upgrading
+
+#: The tables exactly as the first release (schema version 1, before article titles and
+#: spans) created them, rendered by SQLAlchemy for each backend.
+V1_TABLES = """
+CREATE TABLE review_items (
+    id {serial} NOT NULL, item_key VARCHAR(64) NOT NULL, kind VARCHAR(16) NOT NULL,
+    thread_id TEXT NOT NULL, comment_id TEXT NOT NULL, review_group TEXT NOT NULL,
+    author TEXT NOT NULL, text TEXT NOT NULL, parent_id TEXT NOT NULL,
+    parent_text TEXT NOT NULL, toxicity FLOAT, severe_toxicity FLOAT, insult FLOAT,
+    threat FLOAT, identity_attack FLOAT, profanity FLOAT, off_topic FLOAT,
+    top_score FLOAT NOT NULL, action VARCHAR(16) NOT NULL, priority INTEGER NOT NULL,
+    reasons TEXT NOT NULL, flagged TEXT NOT NULL, comment_ids TEXT NOT NULL,
+    item_size INTEGER NOT NULL, status VARCHAR(16) DEFAULT 'pending' NOT NULL,
+    version INTEGER DEFAULT '0' NOT NULL, decision VARCHAR(16), labels TEXT,
+    decided_by TEXT, decided_at {stamp}, note TEXT, first_seen_at {stamp} NOT NULL,
+    last_seen_at {stamp} NOT NULL, times_seen INTEGER DEFAULT '1' NOT NULL,
+    PRIMARY KEY (id), UNIQUE (item_key)
+);
+CREATE INDEX ix_review_items_author ON review_items (author);
+CREATE INDEX ix_review_items_status_priority ON review_items (status, priority);
+CREATE TABLE review_meta ("key" VARCHAR(64) NOT NULL, value TEXT NOT NULL, PRIMARY KEY ("key"));
+CREATE TABLE review_comments (
+    item_id INTEGER NOT NULL, comment_id TEXT NOT NULL, position INTEGER NOT NULL,
+    thread_id TEXT NOT NULL, parent_id TEXT NOT NULL, author TEXT NOT NULL,
+    text TEXT NOT NULL, parent_text TEXT NOT NULL, toxicity FLOAT, severe_toxicity FLOAT,
+    insult FLOAT, threat FLOAT, identity_attack FLOAT, profanity FLOAT, off_topic FLOAT,
+    action VARCHAR(16) NOT NULL, priority INTEGER NOT NULL, reasons TEXT NOT NULL,
+    flagged TEXT NOT NULL,
+    PRIMARY KEY (item_id, comment_id), FOREIGN KEY(item_id) REFERENCES review_items (id)
+);
+CREATE TABLE review_decisions (
+    id {serial} NOT NULL, item_id INTEGER NOT NULL, decision VARCHAR(16) NOT NULL,
+    labels TEXT NOT NULL, moderator TEXT NOT NULL, note TEXT NOT NULL,
+    decided_at {stamp} NOT NULL, based_on_version INTEGER NOT NULL,
+    outcome VARCHAR(16) NOT NULL, detail TEXT NOT NULL,
+    PRIMARY KEY (id), FOREIGN KEY(item_id) REFERENCES review_items (id)
+);
+CREATE INDEX ix_review_decisions_item_id ON review_decisions (item_id);
+INSERT INTO review_meta ("key", value) VALUES ('schema_version', '1')
+"""
+V1_TRIGGERS = {
+    "sqlite": [
+        f"CREATE TRIGGER review_decisions_no_{verb} BEFORE {verb.upper()} ON review_decisions "
+        "BEGIN SELECT RAISE(ABORT, 'review_decisions is append only'); END"
+        for verb in ("update", "delete")
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION review_decisions_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'review_decisions is append only'; END $$; "
+        "CREATE TRIGGER review_decisions_append_only BEFORE UPDATE OR DELETE "
+        "ON review_decisions FOR EACH ROW EXECUTE FUNCTION review_decisions_append_only()"
+    ],
+}
+
+
+def engine_of(url: str) -> sa.Engine:
+    return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+
+
+def columns_of(url: str, table: str) -> list[str]:
+    engine = engine_of(url)
+    try:
+        return [c["name"] for c in sa.inspect(engine).get_columns(table)]
+    finally:
+        engine.dispose()
+
+
+def make_version_1_queue(url: str) -> None:
+    """A queue as the first release left it: its tables, one decided item, one pending."""
+    engine = engine_of(url)
+    dialect = engine.dialect.name
+    kinds = (
+        {"serial": "SERIAL", "stamp": "TIMESTAMP WITH TIME ZONE"}
+        if dialect == "postgresql"
+        else {"serial": "INTEGER", "stamp": "DATETIME"}
+    )
+    stamp = "2024-05-01 10:00:00+00:00" if dialect == "postgresql" else "2024-05-01 10:00:00"
+    scores = ", ".join(schema.SCORES)
+    with engine.begin() as conn:
+        for statement in V1_TABLES.format(**kinds).split(";"):
+            conn.exec_driver_sql(statement)
+        for statement in V1_TRIGGERS[dialect]:
+            conn.exec_driver_sql(statement)
+        for n, (key, status) in enumerate([("old-a", "rejected"), ("old-b", "pending")], 1):
+            conn.exec_driver_sql(
+                "INSERT INTO review_items (item_key, kind, thread_id, comment_id, review_group,"
+                f" author, text, parent_id, parent_text, {scores}, top_score, action, priority,"
+                " reasons, flagged, comment_ids, item_size, status, first_seen_at, last_seen_at)"
+                f" VALUES ('{key}', 'comment', 'old-thread', 'o{n}', '', 'zed', 'You idiot {n}',"
+                f" '', '', 0.9, 0.1, 0.95, 0, 0, 0, 0.1, 0.95, 'hold', 80, 'Insult', 'insult',"
+                f" 'o{n}', 1, '{status}', '{stamp}', '{stamp}')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO review_comments (item_id, comment_id, position, thread_id,"
+                f" parent_id, author, text, parent_text, {scores}, action, priority, reasons,"
+                f" flagged) VALUES ({n}, 'o{n}', 0, 'old-thread', '', 'zed', 'You idiot {n}', '',"
+                " 0.9, 0.1, 0.95, 0, 0, 0, 0.1, 'hold', 80, 'Insult', 'insult')"
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO review_decisions (item_id, decision, labels, moderator, note,"
+            " decided_at, based_on_version, outcome, detail) VALUES (1, 'reject', '{}', 'ana',"
+            f" 'old', '{stamp}', 0, 'applied', 'rejected')"
+        )
+        conn.exec_driver_sql(
+            "UPDATE review_items SET version = 1, decision = 'reject', decided_by = 'ana',"
+            f" decided_at = '{stamp}' WHERE id = 1"
+        )
+    engine.dispose()
+
+
+def test_a_version_1_queue_gets_the_new_columns_and_keeps_its_items(queue_url: str) -> None:
+    make_version_1_queue(queue_url)
+    assert "article_title" not in columns_of(queue_url, "review_items")
+    with ReviewQueue(queue_url, create=False) as queue:  # reading commands upgrade it too
+        assert "article_title" in columns_of(queue_url, "review_items")
+        assert "spans" in columns_of(queue_url, "review_comments")
+        old = queue.item(1)
+        assert (old.item["status"], old.item["decided_by"], old.item["article_title"]) == (
+            "rejected",
+            "ana",
+            None,
+        )
+        assert old.comments["spans"].tolist() == [None]  # the review page recomputes these
+        assert [(r.moderator, r.note) for r in old.history] == [("ana", "old")]
+        assert queue.list_items()["comment_id"].tolist() == ["o2"]
+        # New items carry titles and spans; the audit trail is still append only.
+        queue.add(with_spans(scored_frame()), articles=articles_frame(("t1", "Bus fares")))
+        assert queue.item(by_comment(queue)["b"]).item["article_title"] == "Bus fares"
+        queue.decide(by_comment(queue)["b"], "reject", moderator="ben")
+        with pytest.raises(QueueError, match="append only"), queue.begin() as conn:
+            conn.execute(sa.text("DELETE FROM review_decisions"))
+        assert len(queue.export_labels()) == 2
+    with ReviewQueue(queue_url) as queue:  # opening again changes nothing
+        assert len(queue.list_items(status=None)) == 5
+    engine = engine_of(queue_url)
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT value FROM review_meta")).scalar_one()
+    engine.dispose()
+    assert version == "1"  # an older moderation still reads and writes the upgraded queue
+
+
+def test_an_older_moderation_can_still_write_an_upgraded_queue(queue_url: str) -> None:
+    make_version_1_queue(queue_url)
+    ReviewQueue(queue_url).close()
+    engine = engine_of(queue_url)
+    with engine.begin() as conn:  # the version-1 INSERT, naming only version-1 columns
+        conn.exec_driver_sql(
+            "INSERT INTO review_comments (item_id, comment_id, position, thread_id, parent_id,"
+            " author, text, parent_text, action, priority, reasons, flagged)"
+            " VALUES (2, 'o2-reply', 1, 'old-thread', 'o2', 'amy', 'calm down', 'You idiot 2',"
+            " 'review', 10, '', 'insult')"
+        )
+    engine.dispose()
+    with ReviewQueue(queue_url) as queue:
+        assert queue.item(2).comments["spans"].tolist() == [None, None]
+
+
 class socket_port:
     """A local TCP port that nothing listens on while the block runs."""
 
@@ -385,6 +666,20 @@ def test_concurrent_writers_create_the_tables_once(queue_url: str) -> None:
         process.join(120)
         assert process.exitcode == 0
     assert count(queue_url, "review_items") == 3 * (WRITERS + 1)
+
+
+def test_concurrent_writers_upgrade_a_version_1_queue_once(queue_url: str) -> None:
+    make_version_1_queue(queue_url)
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WRITERS)
+    workers = [context.Process(target=_write, args=(queue_url, w, start)) for w in range(WRITERS)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(120)
+        assert process.exitcode == 0
+    assert count(queue_url, "review_items") == 2 + 3 * (WRITERS + 1)
+    assert columns_of(queue_url, "review_comments").count("spans") == 1
 
 
 def test_concurrent_decisions_first_commit_wins_and_all_are_recorded(queue_url: str) -> None:

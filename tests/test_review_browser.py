@@ -163,6 +163,7 @@ def test_moderator_signs_in_reviews_approves_and_signs_out(
     marks = [m.inner_text() for m in page.locator("li.comment.lead mark.span").all()]
     assert any("idiot" in m for m in marks), marks
     assert "A 20% increase is steep" in page.locator("blockquote.context").inner_text()
+    assert page.locator("dd.article").inner_text() == "Council approves 20% bus fare increase"
     assert page.evaluate("document.scripts.length") == 0
     assert page.evaluate("document.images.length") == 0
     highlight = page.locator("li.comment.lead mark.span").first

@@ -59,17 +59,61 @@ def test_score_into_database_twice_adds_nothing_new(queue_url: str, tmp_path: Pa
     assert listed["item_size"].tolist() == [1, 10]  # the naming dispute is one item
 
 
+@pytest.mark.parametrize("scheme", ["file", "memory"])
+def test_titles_come_from_the_articles_file_wherever_it_is(
+    sqlite_url: str, tmp_path: Path, scheme: str
+) -> None:
+    import fsspec  # type: ignore[import-untyped]
+
+    table = pd.read_csv(EXAMPLE / "articles.csv").assign(title="<b>Our</b> title")
+    if scheme == "file":
+        table.to_csv(tmp_path / "articles.csv", index=False)
+        location = f"file://{tmp_path / 'articles.csv'}"
+    else:
+        location = f"memory://{tmp_path.name}/articles.csv"
+        with fsspec.open(location, "w") as sink:
+            table.to_csv(sink, index=False)
+    code, _, err = run(
+        "score", str(EXAMPLE / "comments.csv"), "--articles", location,
+        "-o", str(tmp_path / "scored.csv"), "--queue", sqlite_url,
+    )  # fmt: skip
+    assert code == 0, err
+    with ReviewQueue(sqlite_url) as queue:
+        listed = queue.list_items()
+        spans = queue.item(item_of(sqlite_url, "c16")).comments["spans"].tolist()
+    assert set(listed["article_title"]) == {"<b>Our</b> title"}  # every item: its thread's
+    assert all(isinstance(s, str) for s in spans)  # the scorer's spans, "{}" when none
+    code, out, _ = run("review", "show", str(item_of(sqlite_url, "c16")), "--queue", sqlite_url)
+    assert "Article: <b>Our</b> title" in out
+
+
+def test_without_articles_the_list_shows_no_title(sqlite_url: str, tmp_path: Path) -> None:
+    code, _, err = run(
+        "score", str(EXAMPLE / "comments.csv"), "-o", str(tmp_path / "scored.csv"),
+        "--queue", sqlite_url,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run("review", "list", "--queue", sqlite_url)
+    assert code == 0, err
+    assert all(line.split()[6] == "-" for line in out.splitlines()[1:])
+    code, out, _ = run("review", "show", str(item_of(sqlite_url, "c16")), "--queue", sqlite_url)
+    assert "Article:" not in out
+
+
 def test_list_show_decide_export(filled: str, tmp_path: Path) -> None:
     code, out, err = run("review", "list", "--queue", filled)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["ID", "STATUS", "ACTION"]
+    assert "ARTICLE" in lines[0]
     assert "c16" in lines[1] and "c03" in lines[2]
+    assert all("Azerbaijan Mulls Cooperatio…" in line for line in lines[1:])
 
     sub = item_of(filled, "c03")
     code, out, err = run("review", "show", str(sub), "--queue", filled)
     assert code == 0, err
     assert "derailed sub-thread of 10 comments from c03" in out
+    assert "Article: Azerbaijan Mulls Cooperation with CSTO" in out
     assert "in reply to c02:" in out  # thread context
     assert "off_topic 1.00" in out or "off_topic 0.99" in out
 

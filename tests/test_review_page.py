@@ -6,10 +6,13 @@ attacker-written comments with the default model, exactly as `moderation score -
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -24,7 +27,7 @@ from hypothesis import strategies as st
 from moderation import Moderator, schema
 from moderation.cli import cli
 from moderation.io import read_articles, read_comments
-from moderation.reviewqueue import EXPORT_LABELS, QueueError, ReviewQueue
+from moderation.reviewqueue import EXPORT_LABELS, QueueError, QueueItem, ReviewQueue
 from moderation.schema import validate_comments
 from moderation.service.auth import (
     AccountError,
@@ -38,7 +41,15 @@ from moderation.service.auth import (
     verify_password,
     verify_user,
 )
-from moderation.service.reviewpage import COOKIE, SECURITY_HEADERS, Piece, highlight, install_review
+from moderation.service.reviewpage import (
+    COOKIE,
+    SECURITY_HEADERS,
+    Piece,
+    _comments,
+    _Spans,
+    highlight,
+    install_review,
+)
 from moderation.service.settings import ServiceSettings
 
 DATA = Path(__file__).parent / "data"
@@ -72,11 +83,19 @@ def scored() -> tuple[pd.DataFrame, dict[str, float]]:
     return scored_threads()
 
 
-def fill_queue(path: Path, scored: tuple[pd.DataFrame, dict[str, float]]) -> str:
-    """A SQLite queue file holding the scored threads' review items; its URL."""
+def fill_queue(
+    path: Path,
+    scored: tuple[pd.DataFrame, dict[str, float]],
+    articles: pd.DataFrame | None = None,
+) -> str:
+    """A SQLite queue file holding the scored threads' review items and titles; its URL."""
     url = f"sqlite:///{path}"
     with ReviewQueue(url) as queue:
-        queue.add(scored[0], thresholds=scored[1])
+        queue.add(
+            scored[0],
+            thresholds=scored[1],
+            articles=read_articles(DATA / "articles.csv") if articles is None else articles,
+        )
     return url
 
 
@@ -128,6 +147,16 @@ def app(queue_url: str, users_file: Path) -> FastAPI:
         app, ServiceSettings(queue_url=queue_url, users_file=users_file, session_secret="k")
     )
     return app
+
+
+@contextmanager
+def page_on(url: str, users_file: Path) -> Iterator[TestClient]:
+    """A signed-in client of a review page on another queue than the ``queue_url`` fixture."""
+    app = FastAPI()
+    install_review(app, ServiceSettings(queue_url=url, users_file=users_file, session_secret="k"))
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        yield client
 
 
 @pytest.fixture
@@ -373,6 +402,70 @@ def test_item_shows_context_reasons_and_highlighted_spans(
     with ReviewQueue(queue_url) as queue:
         reasons = queue.item(item).item["reasons"].split("; ")
     assert all(f"<li>{r.replace(chr(39), '&#39;')}</li>" in html for r in reasons)
+
+
+def test_item_and_queue_show_the_article_title(signed_in: TestClient, queue_url: str) -> None:
+    item = item_of(queue_url, "bus-6")
+    html = signed_in.get(f"/review/items/{item}").text
+    assert '<dd class="article">Council approves 20% bus fare increase</dd>' in html
+    assert '<dd class="thread">bus-fares</dd>' in html
+    listed = signed_in.get("/review").text
+    entry = re.search(rf'data-item="{item}">(.*?)</li>', listed, re.DOTALL)
+    assert entry and "Council approves 20% bus fare increase" in entry.group(1)
+
+
+def test_a_hostile_article_title_is_shown_as_text(
+    tmp_path: Path, users_file: Path, scored: tuple[pd.DataFrame, dict[str, float]]
+) -> None:
+    title = '<script>alert("t")</script> Fares & <b>"more"</b>'
+    articles = pd.DataFrame({"thread_id": ["bus-fares"], "title": [title], "body": ["..."]})
+    url = fill_queue(tmp_path / "hostile.db", scored, articles)
+    escaped = "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; Fares &amp; &lt;b&gt;&#34;more&#34;&lt;/b&gt;"
+    with page_on(url, users_file) as client:
+        for path in ("/review", f"/review/items/{item_of(url, 'bus-6')}"):
+            html = client.get(path).text
+            assert escaped in html
+            assert "<script" not in html and "<b>" not in html
+
+
+def test_the_page_highlights_the_stored_spans_without_the_model(
+    signed_in: TestClient, app: FastAPI, queue_url: str
+) -> None:
+    item = item_of(queue_url, "bus-6")
+    with ReviewQueue(queue_url) as queue:
+        stored = queue.item(item).comments["spans"].tolist()
+    assert "idiot" in SCRIPT_TEXT[slice(*_first_span(stored[0], "insult"))]
+    app.state.review_page.spans = _NoModel(None)
+    html = signed_in.get(f"/review/items/{item}").text
+    marks = re.findall(r'<mark class="span"[^>]*data-labels="([^"]*)">([^<]*)</mark>', html)
+    assert any("insult" in labels.split() and "idiot" in text for labels, text in marks), marks
+
+
+def test_comments_queued_without_spans_are_highlighted_by_the_model(
+    tmp_path: Path, users_file: Path, scored: tuple[pd.DataFrame, dict[str, float]]
+) -> None:
+    url = fill_queue(tmp_path / "nospans.db", (scored[0].drop(columns="spans"), scored[1]))
+    with page_on(url, users_file) as client:
+        html = client.get(f"/review/items/{item_of(url, 'bus-6')}").text
+    marks = re.findall(r'<mark class="span"[^>]*data-labels="([^"]*)">([^<]*)</mark>', html)
+    assert any("insult" in labels.split() and "idiot" in text for labels, text in marks), marks
+
+
+def test_a_queue_made_by_the_first_release_is_shown_and_highlighted(
+    tmp_path: Path, users_file: Path
+) -> None:
+    from test_queue import make_version_1_queue
+
+    url = f"sqlite:///{tmp_path / 'v1.db'}"
+    make_version_1_queue(url)
+    with page_on(url, users_file) as client:
+        html = client.get("/review/items/2").text
+        listed = client.get("/review").text
+    assert '<dd class="thread">old-thread</dd>' in html
+    assert '<dd class="article">' not in html  # no title was stored: none is invented
+    marks = re.findall(r'<mark class="span"[^>]*data-labels="([^"]*)">([^<]*)</mark>', html)
+    assert any("idiot" in text for _, text in marks), marks  # recomputed by the model
+    assert 'on <span class="thread">old-thread</span>' in listed
 
 
 def test_subthread_item_shows_each_comment(signed_in: TestClient, queue_url: str) -> None:
@@ -635,14 +728,49 @@ def test_highlight_reads_the_scored_json_and_ignores_nonsense() -> None:
     assert highlight(text, {"x": [{"begin": -5, "end": 99}]}) == [Piece(text, ("x",), 0.0)]
 
 
+class _NoModel(_Spans):
+    """Highlights that must come from the queue: asking the model fails the test."""
+
+    def compute(self, texts: list[str], labels: list[list[str]]) -> list[dict[str, Any]]:
+        raise AssertionError("stored spans must be used")
+
+
+class _CountingModel(_Spans):
+    """Highlights recomputed as a fixed span, remembering which texts were asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.asked: list[str] = []
+
+    def compute(self, texts: list[str], labels: list[list[str]]) -> list[dict[str, Any]]:
+        self.asked += texts
+        return [{"insult": [{"begin": 0, "end": 3, "score": 0.8}]} for _ in texts]
+
+
+def _first_span(spans: str, label: str) -> tuple[int, int]:
+    first = json.loads(spans)[label][0]
+    return int(first["begin"]), int(first["end"])
+
+
+def test_only_comments_stored_without_spans_ask_the_model() -> None:
+    frame = pd.DataFrame(
+        {
+            "comment_id": ["c1", "c2", "c3"],
+            "text": ["you fool", "calm down", "get lost"],
+            "flagged": ["insult", "insult", "insult"],
+            "spans": ['{"insult": [{"begin": 4, "end": 8, "score": 0.9}]}', "{}", None],
+        },
+        dtype=object,
+    )
+    model = _CountingModel()
+    shown = _comments(QueueItem({"comment_id": "c1"}, frame, []), model)
+    assert model.asked == ["get lost"]  # "{}" is an answer (no words found), NULL is not
+    assert [p.labels for p in shown[0].pieces] == [(), ("insult",)]
+    assert shown[1].pieces == [Piece("calm down")]
+    assert shown[2].pieces == [Piece("get", ("insult",), 0.8), Piece(" lost")]
+
+
 def test_spans_stored_with_the_comments_win_over_recomputing() -> None:
-    from moderation.reviewqueue import QueueItem
-    from moderation.service.reviewpage import _comments, _Spans
-
-    class NoModel(_Spans):
-        def compute(self, texts: list[str], labels: list[list[str]]) -> list[dict[str, object]]:
-            raise AssertionError("stored spans must be used")
-
     frame = pd.DataFrame(
         {
             "comment_id": ["c1"],
@@ -655,7 +783,7 @@ def test_spans_stored_with_the_comments_win_over_recomputing() -> None:
             "spans": ['{"insult": [{"begin": 4, "end": 8, "score": 0.9}]}'],
         }
     )
-    shown = _comments(QueueItem({"comment_id": "c1"}, frame, []), NoModel(None))
+    shown = _comments(QueueItem({"comment_id": "c1"}, frame, []), _NoModel(None))
     assert shown[0].pieces == [Piece("you "), Piece("fool", ("insult",), 0.9)]
     assert shown[0].scores == [("insult", 0.9, True)]
 

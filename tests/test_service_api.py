@@ -415,6 +415,22 @@ def test_batch_and_analyze_queue_escalated_comments(tmp_path: Path) -> None:
     assert "You utter moron." not in texts  # doNotStore is honoured
 
 
+def test_thread_queues_its_items_with_the_article_title(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    settings = ServiceSettings(queue_url=url, users_file=tmp_path / "users.txt")
+    (tmp_path / "users.txt").write_text("", encoding="utf-8")
+    body = {
+        "thread_id": "csto",
+        "article": {"title": "Azerbaijan mulls <b>CSTO</b>", "body": "About the CSTO alliance."},
+        "comments": [{"comment_id": "1", "text": "Shut up, you worthless idiot."}],
+    }
+    with TestClient(create_app(settings)) as queued:
+        assert queued.post("/v1/thread", json=body).status_code == 200
+    with ReviewQueue(url, create=False) as queue:
+        items = queue.list_items(status=None)
+    assert items["article_title"].tolist() == ["Azerbaijan mulls <b>CSTO</b>"]
+
+
 def test_api_key_is_checked_when_configured() -> None:
     with TestClient(create_app(ServiceSettings(api_key="k-123"))) as keyed:
         body = {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}}

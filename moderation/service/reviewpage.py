@@ -215,7 +215,7 @@ class _Comment:
 
 @dataclass
 class _Spans:
-    """Where highlights come from: the queue's ``spans`` column, else the model bundle."""
+    """Highlights for comments the queue holds no spans for: recomputed with the model bundle."""
 
     model: Path | None
     bundle: Bundle | None = None
@@ -225,9 +225,10 @@ class _Spans:
     def compute(self, texts: list[str], labels: list[list[str]]) -> list[dict[str, Any]]:
         """Word spans of each text for its flagged hostility labels (as `Moderator` scores).
 
-        Recomputed from the stored text by the served bundle because the queue keeps the
-        scores but not the spans; a bundle that cannot be loaded leaves the text plain and
-        says so on the page instead of failing it.
+        Only for comments queued without spans (by an earlier release, or from a frame
+        without the ``spans`` column): recomputed from the stored text by the served bundle.
+        A bundle that cannot be loaded leaves the text plain and says so on the page
+        instead of failing it.
         """
         wanted = sorted({label for row in labels for label in row})
         if not wanted or not texts:
@@ -275,14 +276,34 @@ def _score_list(row: Mapping[str, Any], flagged: set[str]) -> list[tuple[str, fl
     return out
 
 
+def _stored_spans(value: Any) -> Any:
+    """A comment's stored ``spans``, or None where the queue holds none (NULL, NaN, absent).
+
+    A stored "{}" is an answer (the scorer found no words over the thresholds), not a gap.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
 def _comments(item: QueueItem, spans: _Spans) -> list[_Comment]:
-    """The item's comments, in thread order, with highlight pieces and scores."""
+    """The item's comments, in thread order, with highlight pieces and scores.
+
+    Highlights are the spans stored with each comment at scoring time; the model is asked
+    only for the comments stored without them.
+    """
     rows = [{str(k): v for k, v in row.items()} for row in item.comments.to_dict("records")]
-    flagged = [[f for f in _text(r.get("flagged")).split() if f in schema.LABELS] for r in rows]
     texts = [_text(r.get("text")) for r in rows]
-    stored = [r.get("spans") for r in rows]
-    if not any(_spans_of(s) for s in stored):
-        stored = list(spans.compute(texts, flagged))
+    stored = [_stored_spans(r.get("spans")) for r in rows]
+    missing = [i for i, found in enumerate(stored) if found is None]
+    if missing:
+        flagged = [
+            [f for f in _text(rows[i].get("flagged")).split() if f in schema.LABELS]
+            for i in missing
+        ]
+        computed = spans.compute([texts[i] for i in missing], flagged)
+        for i, found in zip(missing, computed, strict=True):
+            stored[i] = found
     lead = _text(item.item.get("comment_id"))
     return [
         _Comment(
@@ -438,6 +459,7 @@ class _ReviewPage:
                     **row,
                     "excerpt": text if len(text) <= EXCERPT else text[:EXCERPT] + "…",
                     "reasons": _reasons(row["reasons"]),
+                    "article_title": _text(row.get("article_title")),
                 }
             )
         notice = ""
@@ -478,6 +500,7 @@ class _ReviewPage:
             session,
             status_code,
             item=item.item,
+            article_title=_text(item.item.get("article_title")),
             reasons=_reasons(item.item.get("reasons")),
             comments=comments,
             history=item.history,

@@ -134,7 +134,7 @@ class ServiceState:
                 to_queue = scored.copy()
                 context = ~to_queue[schema.COMMENT_ID].astype(str).isin(list(queue_ids))
                 to_queue.loc[context, schema.ACTION] = schema.Action.ALLOW.value
-            self.queue.add(to_queue, thresholds=self.moderator.bundle.thresholds)
+            self.queue.add(to_queue, thresholds=self.moderator.bundle.thresholds, articles=articles)
         return scored
 
     def close(self) -> None:
