@@ -4,14 +4,14 @@
 >>> m = Moderator.load()                                     # doctest: +SKIP
 >>> scored = m.score(comments, articles=articles)            # doctest: +SKIP
 
-Public names are imported on first use, so ``import moderation`` stays cheap and a
-command that never scores never loads scikit-learn.
+Public names are imported on first use, so ``import moderation`` stays cheap: a command
+that never scores never loads scikit-learn, and loading a moderator to score single comments
+(``Moderator.load().score_one(...)``) imports neither pandas nor scikit-learn.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ _WHERE = {
     "load_rules": "rules",
 }
 
-__version__ = version("moderation")
 __all__ = [
     "InputError",
     "ModelLoadError",
@@ -69,6 +68,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # reading package metadata costs tens of milliseconds
+        from importlib.metadata import version
+
+        return version("moderation")
     if name in _WHERE:
         return getattr(import_module(f"moderation.{_WHERE[name]}"), name)
     raise AttributeError(f"module 'moderation' has no attribute '{name}'")

@@ -8,8 +8,11 @@ licences, held-out metrics) and ``MODEL_CARD.md``. Loading checks the manifest, 
 the scikit-learn version *before* reading anything else, and every failure is a
 :class:`~moderation.errors.ModelLoadError` that says what is wrong and how to fix it.
 
-Scoring needs only ``compiled.npz`` (read without pickle), so loading is fast and does not
-import scikit-learn; ``pipeline.joblib`` is unpickled the first time something needs it (the
+Scoring needs only ``compiled.npz`` (read without pickle), so loading is fast and imports
+neither scikit-learn nor pandas: the arrays are read at load, and the
+:class:`~moderation.model.HostilityModel` over them (which imports pandas) is built when first
+used, while :meth:`moderation.moderator.Moderator.score_one` scores from the arrays directly
+(:mod:`moderation.single`). ``pipeline.joblib`` is unpickled the first time something needs it (the
 off-topic scorer for comments that have an article, parent or thread to compare with, the
 scikit-learn reference engine, retraining), after its hash is checked again. Bundles written
 before ``compiled.npz`` existed still load: their model is unpickled at once and compiled on
@@ -31,19 +34,24 @@ import platform
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from moderation import schema
+from moderation import contract
 from moderation.calibration import Calibration
 from moderation.errors import ModelLoadError
-from moderation.fastscore import CompiledModel
-from moderation.model import HostilityModel
+
+if TYPE_CHECKING:
+    from moderation.model import HostilityModel
 
 __all__ = [
     "COMPILED",
@@ -64,6 +72,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BUNDLE_NAME = "hostility-2026-11-29"
 #: Bundle layout version this code reads and writes.
 FORMAT_VERSION = 1
+#: Array layout of ``compiled.npz`` this code reads (``fastscore.COMPILED_FORMAT``).
+COMPILED_FORMAT = 1
 
 PIPELINE = "pipeline.joblib"
 COMPILED = "compiled.npz"
@@ -112,17 +122,129 @@ class _Pipeline:
         return model
 
 
+#: The arrays of ``compiled.npz`` by name (see ``CompiledModel.to_arrays``).
+Arrays = Mapping[str, npt.NDArray[Any]]
+#: Members only the batch engine's hash index uses: read from the file when first asked for.
+_LATER = ("_keys", "_columns")
+
+
+class _CompiledArrays(Mapping[str, npt.NDArray[Any]]):
+    """``compiled.npz``: read at load except the hash index, which single-comment scoring
+    never uses and the batch engine reads when first built (after checking the file's hash
+    again, as ``pipeline.joblib`` is)."""
+
+    def __init__(self, path: Path, sha256: str) -> None:
+        self.path = path
+        self.sha256 = sha256
+        with np.load(path, allow_pickle=False) as found:
+            self._names = list(found.files)
+            self._loaded: dict[str, npt.NDArray[Any]] = {
+                n: found[n] for n in self._names if not n.endswith(_LATER)
+            }
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
+        found = self._loaded.get(name)
+        if found is None:
+            if name not in self._names:
+                raise KeyError(name)
+            with self._lock:
+                if name not in self._loaded:
+                    self._read_rest()
+            found = self._loaded[name]
+        return found
+
+    def _read_rest(self) -> None:
+        actual = sha256_file(self.path) if self.path.is_file() else "nothing (the file is missing)"
+        if actual != self.sha256:
+            raise ModelLoadError(
+                f"{self.path} does not match its SHA-256 in {MANIFEST} (expected {self.sha256}, "
+                f"found {actual}): the file was altered or damaged after the bundle was loaded; "
+                f"{_retrain_hint()}"
+            )
+        with np.load(self.path, allow_pickle=False) as found:
+            for name in self._names:
+                if name not in self._loaded:
+                    self._loaded[name] = found[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without reading it
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A loaded, verified model bundle.
 
-    ``off_topic`` is unpickled from ``pipeline.joblib`` on first access (see the module notes).
+    ``arrays`` holds ``compiled.npz`` (``None`` for a bundle written before it existed);
+    ``hostility`` is built over them on first access, ``off_topic`` is unpickled from
+    ``pipeline.joblib`` on first access (see the module notes).
     """
 
     path: Path
     manifest: dict[str, Any]
-    hostility: HostilityModel
     pipeline: _Pipeline = field(repr=False)
+    arrays: Arrays | None = field(default=None, repr=False)
+
+    @cached_property
+    def hostility(self) -> HostilityModel:
+        """The hostility model (imports pandas and builds the compiled model the first time)."""
+        from moderation.fastscore import CompiledModel
+        from moderation.model import HostilityModel
+
+        info = self.compiled_info
+        if self.arrays is None or info is None:
+            model = self.pipeline.hostility()
+        else:
+            try:
+                compiled = CompiledModel.from_arrays(self.arrays)
+            except ValueError as exc:
+                raise ModelLoadError(
+                    f"{self.path / str(info['file'])} cannot be read ({exc}); {_retrain_hint()}"
+                ) from exc
+            model = HostilityModel.from_compiled(
+                compiled,
+                sentence_weight=self.sentence_weight,
+                calibration=self.calibration,
+                loader=self.pipeline.hostility,
+            )
+        # Spans and explanations default to the thresholds chosen when the bundle was trained.
+        model.thresholds = self.thresholds
+        return model
+
+    @property
+    def compiled_info(self) -> dict[str, Any] | None:
+        """The manifest's ``compiled`` entry, when the bundle has compiled arrays."""
+        info = self.manifest.get("compiled")
+        return info if isinstance(info, dict) and self.arrays is not None else None
+
+    @property
+    def sentence_weight(self) -> float:
+        """How much a text's best sentence counts (``HostilityModel.sentence_weight``)."""
+        info = self.compiled_info
+        if info is None:
+            return float(getattr(self.hostility, "sentence_weight", 0.0))
+        return float(info.get("sentence_weight", 0.0))
+
+    @cached_property
+    def calibration(self) -> dict[str, Calibration]:
+        """Per-label calibration maps of the hostility scores."""
+        info = self.compiled_info
+        if info is None:
+            found: dict[str, Calibration] = self.hostility.__dict__.get("calibration_") or {}
+            return dict(found)
+        return _calibration(info.get("calibration") or {})
 
     @property
     def off_topic(self) -> Any:
@@ -159,13 +281,15 @@ def package_version() -> str:
 
 def library_versions() -> dict[str, str]:
     """Versions recorded in the manifest: Python and the libraries the pickle depends on."""
-    versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "unknown"
-    return versions
+    return {"python": platform.python_version(), **{name: _installed(name) for name in _LIBRARIES}}
+
+
+def _installed(name: str) -> str:
+    """The installed version of a distribution, or ``"unknown"``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def sha256_file(path: Path) -> str:
@@ -227,7 +351,7 @@ def save_bundle(
             "created": _dt.date.today().isoformat(),
             "package_version": package_version(),
             "versions": library_versions(),
-            "labels": list(schema.LABELS),
+            "labels": list(contract.LABELS),
             **manifest_extra,
             "compiled": {
                 "file": COMPILED,
@@ -331,7 +455,7 @@ def load_bundle(path: Path) -> Bundle:
                 f"found {actual}): the file was altered or damaged; {retrain}"
             )
     recorded = str(manifest.get("versions", {}).get("scikit-learn", "unknown"))
-    installed = library_versions()["scikit-learn"]
+    installed = _installed("scikit-learn")
     if _major_minor(recorded) != _major_minor(installed):
         raise ModelLoadError(
             f"{path} was trained with scikit-learn {recorded} but scikit-learn {installed} is "
@@ -341,18 +465,13 @@ def load_bundle(path: Path) -> Bundle:
     pipeline = _Pipeline(path / PIPELINE, str(files[PIPELINE]))
     compiled_info = manifest.get("compiled")
     if isinstance(compiled_info, dict) and compiled_info.get("file") in files:
-        compiled = _read_compiled(path / str(compiled_info["file"]), manifest)
-        hostility = HostilityModel.from_compiled(
-            compiled,
-            sentence_weight=float(compiled_info.get("sentence_weight", 0.0)),
-            calibration=_calibration(compiled_info.get("calibration") or {}),
-            loader=pipeline.hostility,
-        )
+        name = str(compiled_info["file"])
+        arrays = _read_compiled(path / name, str(files[name]), manifest)
+        bundle = Bundle(path=path, manifest=manifest, pipeline=pipeline, arrays=arrays)
+        bundle.calibration  # noqa: B018 -- malformed maps are a load error, not a scoring one
     else:  # a bundle written before compiled.npz: unpickle now, compile on first use
-        hostility = pipeline.hostility()
-    bundle = Bundle(path=path, manifest=manifest, hostility=hostility, pipeline=pipeline)
-    # Spans and explanations default to the thresholds chosen when the bundle was trained.
-    bundle.hostility.thresholds = bundle.thresholds
+        bundle = Bundle(path=path, manifest=manifest, pipeline=pipeline)
+        bundle.hostility  # noqa: B018
     return bundle
 
 
@@ -376,20 +495,26 @@ def _calibration(knots: Mapping[str, Any]) -> dict[str, Calibration]:
         ) from exc
 
 
-def _read_compiled(path: Path, manifest: dict[str, Any]) -> CompiledModel:
-    """The compiled arrays of a bundle, checked against the manifest's labels."""
+def _read_compiled(path: Path, sha256: str, manifest: dict[str, Any]) -> Arrays:
+    """The compiled arrays of a bundle, checked against the manifest's labels.
+
+    Read with NumPy alone: ``CompiledModel.from_arrays`` (which imports SciPy) checks their
+    shapes when the batch model is first built; the single-comment path checks what it uses.
+    """
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            compiled = CompiledModel.from_arrays(arrays)
-    except (OSError, ValueError) as exc:
+        arrays = _CompiledArrays(path, sha256)
+        fmt = int(arrays["format"][0]) if "format" in arrays else None
+        if fmt != COMPILED_FORMAT:
+            raise ValueError(f"compiled arrays have format {fmt}, this version reads 1")
+        labels = [str(x) for x in arrays["labels"]] if "labels" in arrays else None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ModelLoadError(f"{path} cannot be read ({exc}); {_retrain_hint()}") from exc
-    labels = list(manifest.get("labels", []))
-    if list(compiled.labels) != labels:
+    wanted = list(manifest.get("labels", []))
+    if labels != wanted:
         raise ModelLoadError(
-            f"{path} scores labels {list(compiled.labels)} but {MANIFEST} lists {labels}; "
-            f"{_retrain_hint()}"
+            f"{path} scores labels {labels} but {MANIFEST} lists {wanted}; {_retrain_hint()}"
         )
-    return compiled
+    return arrays
 
 
 def _unpickle(path: Path, expected: str) -> dict[str, Any]:
@@ -407,6 +532,8 @@ def _unpickle(path: Path, expected: str) -> dict[str, Any]:
         payload = joblib.load(path)
     except Exception as exc:  # unpickling can fail in many ways; all mean "unusable bundle"
         raise ModelLoadError(f"{path} cannot be unpickled ({exc!r}); {_retrain_hint()}") from exc
+    from moderation.model import HostilityModel
+
     if not isinstance(payload, dict) or not isinstance(payload.get("hostility"), HostilityModel):
         raise ModelLoadError(
             f"{path} does not hold a HostilityModel and off-topic scorer; {_retrain_hint()}"

@@ -1,7 +1,10 @@
 """Rule conditions: numeric ranges, text matches, value sets, and all / any / not.
 
 Used by :mod:`moderation.rules` (… → scores → dynamics → **rules**). Every
-condition turns a frame into a boolean mask, vectorised where it can be.
+condition turns a frame into a boolean mask, vectorised where it can be, and
+answers for one record (a mapping of column -> value) with the same semantics,
+which the single-comment path uses without building a frame (pandas is imported
+only by the frame methods).
 
 Text matching runs on RE2 (``google-re2``), a regular-expression engine that
 guarantees linear time: a rules file cannot contain a pattern that takes
@@ -15,18 +18,21 @@ catches full-width "idiot" and "idiooooot" as "idiot".
 from __future__ import annotations
 
 import contextlib
+import math
 import operator
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import re2
 
 from moderation.normalize import normalize_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: How a text condition matches its patterns.
 TEXT_KINDS = ("includes-word", "includes", "starts-with", "ends-with", "full-exact", "regex")
@@ -86,6 +92,8 @@ class Range:
     precision: str | None = None
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        import pandas as pd
+
         values = pd.to_numeric(frame[self.column], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             if self.high is not None:
@@ -95,11 +103,34 @@ class Range:
         out: np.ndarray = hit & ~np.isnan(values)
         return out
 
+    def holds(self, row: Mapping[str, object]) -> bool:
+        """:meth:`mask` for one record: a value that is not a number never holds."""
+        value = _number(row[self.column])
+        if math.isnan(value):
+            return False
+        if self.high is not None:
+            return self.value <= value <= self.high
+        return bool(COMPARISONS[self.op](value, self.value))
+
     def columns(self) -> list[str]:
         return [self.column]
 
     def matched(self, row: dict[str, object]) -> list[str]:
         return []
+
+
+def _number(value: object) -> float:
+    """``pd.to_numeric(errors="coerce")`` of one value (NaN when it is not a number)."""
+    if type(value) is float:  # the common case, first
+        return value
+    if isinstance(value, bool | int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    return math.nan
 
 
 @dataclass(frozen=True)
@@ -132,7 +163,7 @@ class TextMatch:
 
     def find(self, value: str, compiled: re2._Regexp[str] | None = None) -> str | None:
         """The first matching piece of ``value`` (as written or normalised), or ``None``."""
-        compiled = compiled or self.regex()
+        compiled = compiled or self._compiled()
         for form in self._forms(value):
             found = compiled.search(form)
             if found is not None:
@@ -143,6 +174,21 @@ class TextMatch:
         compiled = self.regex()
         values = frame[self.column].astype(str).fillna("").to_numpy()
         return np.array([self.find(str(v), compiled) is not None for v in values], dtype=bool)
+
+    def holds(self, row: Mapping[str, object]) -> bool:
+        """:meth:`mask` for one record (the value must be a string)."""
+        return self.find(str(row[self.column]), self._compiled()) is not None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_regex"}  # RE2 does not pickle
+
+    def _compiled(self) -> re2._Regexp[str]:
+        """:meth:`regex`, compiled once per condition (a record is matched many times)."""
+        found: re2._Regexp[str] | None = self.__dict__.get("_regex")
+        if found is None:
+            found = self.regex()
+            object.__setattr__(self, "_regex", found)
+        return found
 
     def columns(self) -> list[str]:
         return [self.column]
@@ -162,6 +208,10 @@ class InSet:
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         return frame[self.column].astype(str).isin(self.values).to_numpy(dtype=bool)
 
+    def holds(self, row: Mapping[str, object]) -> bool:
+        """:meth:`mask` for one record (the value must be a string)."""
+        return str(row[self.column]) in self.values
+
     def columns(self) -> list[str]:
         return [self.column]
 
@@ -179,6 +229,10 @@ class All:
         masks = [part.mask(frame) for part in self.parts]
         return np.logical_and.reduce(masks) if masks else np.ones(len(frame), dtype=bool)
 
+    def holds(self, row: Mapping[str, object]) -> bool:
+        # Every part is evaluated, as the masks are (a missing column raises either way).
+        return all([part.holds(row) for part in self.parts])
+
     def columns(self) -> list[str]:
         return [c for p in self.parts for c in p.columns()]
 
@@ -194,6 +248,9 @@ class Any_(All):
         masks = [part.mask(frame) for part in self.parts]
         return np.logical_or.reduce(masks) if masks else np.zeros(len(frame), dtype=bool)
 
+    def holds(self, row: Mapping[str, object]) -> bool:
+        return any([part.holds(row) for part in self.parts])
+
 
 @dataclass(frozen=True)
 class Not:
@@ -203,6 +260,9 @@ class Not:
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         return ~self.part.mask(frame)
+
+    def holds(self, row: Mapping[str, object]) -> bool:
+        return not self.part.holds(row)
 
     def columns(self) -> list[str]:
         return self.part.columns()

@@ -43,9 +43,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from moderation.normalize import normalize_text
+from moderation.normalize import batch_memo, normalize_text
 
-__all__ = ["COMPILED_FORMAT", "CompiledBlock", "CompiledModel", "compile_block", "compile_model"]
+__all__ = [
+    "COMPILED_FORMAT",
+    "CompiledBlock",
+    "CompiledModel",
+    "compile_block",
+    "compile_model",
+    "top_terms",
+]
 
 #: Version of the array layout written by :meth:`CompiledModel.to_arrays`.
 COMPILED_FORMAT = 1
@@ -547,31 +554,86 @@ class CompiledModel:
         n_features = sum(block.n_columns for block in self.blocks)
         if not docs:
             return sparse.csr_matrix((0, n_features), dtype=np.float64)
-        # Each chunk's entries of every block, ordered by row: a stable sort of the rows (two or
-        # more ascending runs, merged in linear time) keeps each row's entries block by block,
-        # the columns of later blocks shifted past the earlier ones.
+        # Each chunk's entries of every block, ordered by row and, inside a row, block by block
+        # (the columns of later blocks shifted past the earlier ones): every entry's place is
+        # known from the per-row counts of each block, so the blocks are scattered into place.
         per_row: list[I64] = []  # entries per row, chunk by chunk (the rows themselves go)
         cols: list[npt.NDArray[np.int32]] = []
         data: list[F64] = []
         for start, stop in _chunks(docs):
+            n = stop - start
+            parts = [block.weights(docs[start:stop]) for block in self.blocks]
+            counts = [np.bincount(rows, minlength=n) for rows, _, _ in parts]
+            in_row = np.sum(counts, axis=0)
+            place = np.cumsum(in_row) - in_row  # where each row starts in the chunk
+            chunk_cols = np.empty(int(in_row.sum()), dtype=np.int32)
+            chunk_data = np.empty(len(chunk_cols), dtype=np.float64)
             offset = 0
-            parts = []
-            for block in self.blocks:
-                r, c, d = block.weights(docs[start:stop])
-                parts.append((r, c + np.int32(offset), d))
+            for block, (rows, block_cols, values), count in zip(
+                self.blocks, parts, counts, strict=True
+            ):
+                # Entry e of row r goes to place[r] + (e - first entry of r in this block).
+                shift = place - (np.cumsum(count) - count)
+                at = shift[rows] + np.arange(len(rows), dtype=np.int64)
+                chunk_cols[at] = block_cols + np.int32(offset)
+                chunk_data[at] = values
+                place += count
                 offset += block.n_columns
-            chunk_rows = np.concatenate([p[0] for p in parts])
-            order = np.argsort(chunk_rows, kind="stable")
-            per_row.append(np.bincount(chunk_rows, minlength=stop - start))
-            cols.append(np.concatenate([p[1] for p in parts])[order])
-            data.append(np.concatenate([p[2] for p in parts])[order])
-            del parts, chunk_rows, order
+            per_row.append(in_row)
+            cols.append(chunk_cols)
+            data.append(chunk_data)
+            del parts, counts
         indptr = np.concatenate(([0], np.cumsum(np.concatenate(per_row))))
         values = np.concatenate(data)
         del data
         indices = np.concatenate(cols)
         del cols
-        return sparse.csr_matrix((values, indices, indptr), shape=(len(docs), n_features))
+        matrix = sparse.csr_matrix((values, indices, indptr), shape=(len(docs), n_features))
+        memo = self._memo()
+        if memo is not None:  # inside normalize.memoized(): remember each text's log-odds
+            for doc, row in zip(docs, self._product(matrix), strict=True):
+                memo[doc] = row
+        return matrix
+
+    def _memo(self) -> dict[Any, Any] | None:
+        """Normalised text -> log-odds, for the current batch (see :meth:`doc_logits`)."""
+        memo = batch_memo(f"logits:{id(self)}")
+        if memo is not None:
+            memo.setdefault(None, self)  # holds this model, so its id is not reused meanwhile
+        return memo
+
+    def _product(self, matrix: sparse.csr_matrix) -> F64:
+        """Log-odds of the rows of a :meth:`tfidf` matrix: the union's product, then intercepts.
+
+        The arithmetic of ``HostilityModel`` scoring (one product over both blocks, in float64),
+        so the figures are the same whichever of the two computed them.
+        """
+        out: F64 = np.asarray(matrix @ self.coef64(), dtype=np.float64)
+        out += self.intercept
+        return out
+
+    def doc_logits(self, texts: Sequence[str]) -> F64:
+        """Log-odds ``[len(texts), n_labels]`` of each text, as scoring its :meth:`tfidf` row gives.
+
+        Inside :func:`moderation.normalize.memoized` (a ``Moderator.score`` call), texts whose
+        normal form was already vectorised in the batch (scoring put them there) are not
+        vectorised again.
+        """
+        docs = _normalize_all(texts)
+        out = np.empty((len(docs), len(self.labels)), dtype=np.float64)
+        memo = self._memo() or {}
+        missing: dict[str, list[int]] = {}
+        for i, doc in enumerate(docs):
+            row = memo.get(doc)
+            if row is None:
+                missing.setdefault(doc, []).append(i)
+            else:
+                out[i] = row
+        if missing:
+            computed = self._product(self.tfidf(list(missing), normalized=True))
+            for rows, value in zip(missing.values(), computed, strict=True):
+                out[rows] = value
+        return out
 
     # ------------------------------------------------------------------ storage
 
@@ -661,6 +723,189 @@ def _normalize_all(texts: Sequence[str]) -> list[str]:
             done = seen[text] = normalize_text(text)
         out.append(done)
     return out
+
+
+#: :func:`top_terms` handles this many (row, label) queries at a time (bounds temporary memory).
+TERM_QUERIES = 2048
+
+
+def _ranges(starts: I64, lengths: I64) -> I64:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])``, vectorised."""
+    total = int(lengths.sum())
+    first = np.cumsum(lengths) - lengths
+    out: I64 = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
+    return out
+
+
+def _word_grams(block: CompiledBlock, words: Sequence[str]) -> tuple[I64, I64]:
+    """For each word, the ``char_wb`` columns of ``block`` inside `` word `` (CSR: indptr, cols).
+
+    A word holds no whitespace, so its n-grams are exactly those of its padded form; each
+    column is listed once per word, in increasing order.
+    """
+    if not words:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    keys, valid, docs = block.keys_of(words)
+    found = keys[valid]
+    owners = np.broadcast_to(docs, valid.shape)[valid]
+    where = block.lookup(found)
+    hit = where >= 0
+    pairs = np.unique(owners[hit] * np.int64(block.n_columns) + block.columns[where[hit]])
+    word_of = pairs // block.n_columns
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(word_of, minlength=len(words)))))
+    return indptr.astype(np.int64), pairs - word_of * block.n_columns
+
+
+def top_terms(
+    model: CompiledModel,
+    matrix: sparse.csr_matrix,
+    queries: Sequence[tuple[int, int]],
+    words: Mapping[int, Sequence[str]],
+    k: int,
+) -> list[list[tuple[str, float]]]:
+    """The terms that push each queried score up most, from a feature matrix of ``model``.
+
+    Parameters
+    ----------
+    model
+        The compiled model whose columns ``matrix`` has (blocks side by side).
+    matrix
+        TF-IDF rows (:meth:`CompiledModel.tfidf`, or the scikit-learn union's).
+    queries
+        ``(row, label index)`` pairs to explain.
+    words
+        For every queried row, the distinct ``\\w+`` words of its normalised text in order of
+        first appearance.
+    k
+        Terms per query at most.
+
+    Returns
+    -------
+    list
+        Per query, up to ``k`` ``(term, contribution)`` pairs with a positive contribution,
+        largest first (ties by term), rounded to 6 digits. A term's contribution is the sum
+        of tf-idf x coefficient over the columns behind it: a word n-gram column counts for
+        its own n-gram; a character n-gram column is shared equally among the row's words
+        whose padded form holds it (so a moderator reads "idiot", not "idi").
+
+    Notes
+    -----
+    The sums are accumulated column by column in increasing column order and, within a
+    character column, word by word -- the order of a plain loop over the row's entries --
+    so the figures are exactly those of such a loop, not just close to them.
+    """
+    out: list[list[tuple[str, float]]] = []
+    for start in range(0, len(queries), TERM_QUERIES):
+        out.extend(_top_terms_chunk(model, matrix, queries[start : start + TERM_QUERIES], words, k))
+    return out
+
+
+def _top_terms_chunk(
+    model: CompiledModel,
+    matrix: sparse.csr_matrix,
+    queries: Sequence[tuple[int, int]],
+    words: Mapping[int, Sequence[str]],
+    k: int,
+) -> list[list[tuple[str, float]]]:
+    if not queries:
+        return []
+    query_rows = np.fromiter((r for r, _ in queries), dtype=np.int64, count=len(queries))
+    query_labels = np.fromiter((j for _, j in queries), dtype=np.int64, count=len(queries))
+    indptr = np.asarray(matrix.indptr, dtype=np.int64)
+    lengths = indptr[query_rows + 1] - indptr[query_rows]
+    entry = _ranges(indptr[query_rows], lengths)
+    query_of = np.repeat(np.arange(len(queries), dtype=np.int64), lengths)
+    cols = np.asarray(matrix.indices, dtype=np.int64)[entry]
+    values = matrix.data[entry] * model.coef64()[cols, query_labels[query_of]]
+    keep = values != 0.0
+    query_of, cols, values = query_of[keep], cols[keep], values[keep]
+
+    # The distinct words of the queried rows, and each row's words as global word ids.
+    word_id: dict[str, int] = {}
+    row_words: dict[int, list[int]] = {}
+    for row in dict.fromkeys(query_rows.tolist()):
+        row_words[row] = [word_id.setdefault(w, len(word_id)) for w in words[row]]
+    vocabulary = list(word_id)
+
+    # Every entry becomes one or more (term, value) contributions, in entry order.
+    n_shares = np.zeros(len(cols), dtype=np.int64)  # contributions per entry
+    offset = 0
+    name_terms: list[str] = []
+    name_pos = np.full(len(cols), -1, dtype=np.int64)  # word n-gram entries: index in name_terms
+    owner_lists: list[tuple[I64, I64, I64]] = []  # char entries: (entry, first, count) into owners
+    owner_words: list[I64] = []
+    owner_base = 0
+    for block in model.blocks:
+        inside = np.flatnonzero((cols >= offset) & (cols < offset + block.n_columns))
+        local = cols[inside] - offset
+        if block.analyzer == "word":
+            used, position = np.unique(local, return_inverse=True)
+            names = block.column_names()
+            name_pos[inside] = len(name_terms) + position
+            name_terms.extend(names[c] for c in used.tolist())
+            n_shares[inside] = 1
+        else:
+            grams_ptr, grams = _word_grams(block, vocabulary)
+            # (row, column, word) for every word of every queried row and every gram it holds;
+            # sorted by (row, column) with the row's word order kept inside each pair.
+            rows_list = list(row_words)
+            word_rows = np.repeat(
+                np.asarray(rows_list, dtype=np.int64),
+                [len(row_words[r]) for r in rows_list],
+            )
+            word_ids = np.asarray(
+                [w for r in rows_list for w in row_words[r]], dtype=np.int64
+            ).reshape(-1)
+            counts = grams_ptr[word_ids + 1] - grams_ptr[word_ids]
+            triple_gram = grams[_ranges(grams_ptr[word_ids], counts)]
+            triple_row = np.repeat(word_rows, counts)
+            triple_word = np.repeat(word_ids, counts)
+            triple_key = triple_row * np.int64(block.n_columns) + triple_gram
+            order = np.argsort(triple_key, kind="stable")
+            triple_key, triple_word = triple_key[order], triple_word[order]
+            wanted = query_rows[query_of[inside]] * np.int64(block.n_columns) + local
+            first = np.searchsorted(triple_key, wanted, side="left")
+            stop = np.searchsorted(triple_key, wanted, side="right")
+            n_shares[inside] = stop - first
+            owner_lists.append((inside, first + owner_base, stop - first))
+            owner_words.append(triple_word)
+            owner_base += len(triple_word)
+        offset += block.n_columns
+
+    # Terms: word n-gram names and words, ids in sorted order (ties rank by the term).
+    terms = sorted(set(name_terms).union(vocabulary))
+    term_of = {t: i for i, t in enumerate(terms)}
+    name_ids = np.fromiter((term_of[t] for t in name_terms), dtype=np.int64, count=len(name_terms))
+    vocab_ids = np.fromiter((term_of[t] for t in vocabulary), dtype=np.int64, count=len(vocabulary))
+    all_owner_words = np.concatenate(owner_words) if owner_words else np.zeros(0, np.int64)
+
+    expanded = np.repeat(np.arange(len(cols), dtype=np.int64), n_shares)
+    share_first = np.cumsum(n_shares) - n_shares  # where each entry's contributions start
+    term_ids = np.empty(len(expanded), dtype=np.int64)
+    named = np.flatnonzero(name_pos >= 0)
+    term_ids[share_first[named]] = name_ids[name_pos[named]]
+    for inside, first, count in owner_lists:
+        slots = _ranges(share_first[inside], count)
+        term_ids[slots] = vocab_ids[all_owner_words[_ranges(first, count)]]
+    shares = values[expanded] / n_shares[expanded]
+
+    key = query_of[expanded] * np.int64(len(terms)) + term_ids
+    groups, inverse = np.unique(key, return_inverse=True)
+    sums = np.bincount(inverse.reshape(-1), weights=shares, minlength=len(groups))
+    positive = np.flatnonzero(sums > 0)
+    group_query = groups[positive] // len(terms)
+    group_term = groups[positive] - group_query * len(terms)
+    group_sum = sums[positive]
+    order = np.lexsort((group_term, -group_sum, group_query))
+    group_query, group_term, group_sum = group_query[order], group_term[order], group_sum[order]
+    starts = np.searchsorted(group_query, group_query, side="left")
+    top = np.flatnonzero(np.arange(len(group_query)) - starts < k)
+    result: list[list[tuple[str, float]]] = [[] for _ in queries]
+    for q, t, value in zip(
+        group_query[top].tolist(), group_term[top].tolist(), group_sum[top].tolist(), strict=True
+    ):
+        result[q].append((terms[t], round(value, 6)))
+    return result
 
 
 def compile_model(

@@ -45,12 +45,14 @@ if TYPE_CHECKING:
     from sklearn.pipeline import FeatureUnion
 
 __all__ = [
+    "BLIND_MIN_CHARS",
     "MAX_SCORED_CHARS",
     "WORD_THRESHOLD",
     "Engine",
     "HostilityModel",
     "Span",
     "SpanLevel",
+    "term_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,23 +107,67 @@ class _SpanParts:
         self.text = text
         self.sentences = split_sentences(text)
         norm = normalize_with_offsets(text)
-        self.tokens = [
-            (m.group(), *norm.original_span(*m.span())) for m in _TOKEN.finditer(norm.text)
-        ]
-        # The sentence of each word (-1: none), both being in text order.
-        self.owners: list[int] = []
-        k = 0
-        for _, begin, _ in self.tokens:
-            while k < len(self.sentences) and self.sentences[k][1] <= begin:
-                k += 1
-            inside = k < len(self.sentences) and self.sentences[k][0] <= begin
-            self.owners.append(k if inside else -1)
-        self.first_row = 0
+        starts, ends = norm.starts, norm.ends
+        self.tokens: list[str] = []
+        self.begins: list[int] = []
+        self.ends: list[int] = []
+        for match in _TOKEN.finditer(norm.text):
+            a, b = match.span()
+            self.tokens.append(match.group())
+            self.begins.append(starts[a])
+            self.ends.append(ends[b - 1])
 
 
 def _as_text(value: object) -> str:
     """Non-strings (None, NaN from a blank cell) score as the empty string."""
     return value[:MAX_SCORED_CHARS] if isinstance(value, str) else ""
+
+
+#: Character n-grams with fewer letters than this (spaces not counted) are not blinded. With 3,
+#: the classifier moved the identity association onto the letter pairs of the names ("sl" of
+#: "muslim", "ck" of "black": template BPSN 0.78 for "muslim"), so pairs are blinded too; a
+#: single letter plus a space (" m") is too common to carry a name.
+BLIND_MIN_CHARS = 2
+
+
+def term_columns(features: FeatureUnion, terms: Sequence[str]) -> np.ndarray:
+    """Columns of the fitted ``features`` that are (parts of) the given terms' words.
+
+    A word n-gram is a term column when one of its tokens is a word of a term (or that word
+    plus "s") or it contains a whole multi-word term; a ``char_wb`` n-gram when, with at least
+    :data:`BLIND_MIN_CHARS` letters, it lies inside a space-padded term word (" gay", "musli").
+    Used to keep identity mentions from moving the scores of the labels that should not
+    depend on them (``HostilityModel(blind_terms=..., blind_labels=...)``).
+    """
+    words: set[str] = set()
+    phrases: set[str] = set()
+    for term in terms:
+        tokens = _TOKEN.findall(normalize_text(term))
+        if len(tokens) > 1:
+            phrases.add(" ".join(tokens))
+            continue
+        words.update(tokens)
+        words.update(t + "s" for t in tokens)
+    pieces = {
+        w[i:j]
+        for w in (f" {w} " for w in words)
+        for i in range(len(w))
+        for j in range(i + 1, len(w) + 1)
+    }
+    out: list[np.ndarray] = []
+    for _, vectorizer in features.transformer_list:
+        vocabulary: Mapping[str, int] = vectorizer.vocabulary_
+        hit = np.zeros(len(vocabulary), dtype=bool)
+        for gram, column in vocabulary.items():
+            if vectorizer.analyzer == "word":
+                found = bool(words.intersection(gram.split())) or any(
+                    f" {p} " in f" {gram} " for p in phrases
+                )
+            else:
+                found = len(gram.strip()) >= BLIND_MIN_CHARS and gram in pieces
+            hit[column] = found
+        out.append(hit)
+    return np.concatenate(out)
 
 
 class HostilityModel:
@@ -141,6 +187,10 @@ class HostilityModel:
         How much the highest sentence probability counts for a text of several sentences:
         ``score = (1 - w) * p_whole + w * max(p_whole, p_best_sentence)``. 0 scores whole
         texts only; 1 takes the larger of the two.
+    blind_terms, blind_labels
+        The ``blind_labels`` classifiers are fitted with the :func:`term_columns` of
+        ``blind_terms`` zeroed, so their coefficients there are 0 and a mention of those words
+        cannot move these labels (identity-term bias mitigation); other labels see them.
     """
 
     def __init__(
@@ -150,6 +200,8 @@ class HostilityModel:
         C: float | dict[str, float] = 4.0,
         class_weight: str | None = None,
         sentence_weight: float = 0.5,
+        blind_terms: Sequence[str] = (),
+        blind_labels: Sequence[str] = (),
     ) -> None:
         if not 0.0 <= sentence_weight <= 1.0:
             raise ValueError(f"sentence_weight must be in [0, 1], got {sentence_weight}")
@@ -157,6 +209,8 @@ class HostilityModel:
         self.C = C
         self.class_weight = class_weight
         self.sentence_weight = sentence_weight
+        self.blind_terms = tuple(blind_terms)
+        self.blind_labels = tuple(blind_labels)
         self.labels: tuple[str, ...] = schema.LABELS
         #: Per-label decision thresholds (the bundle's); spans default to them, else 0.5.
         self.thresholds: dict[str, float] = {}
@@ -311,6 +365,14 @@ class HostilityModel:
         drop_pruned_vocabulary(features)
         self.features_ = features
         weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight)
+        blind = getattr(self, "blind_labels", ())
+        blinded = matrix
+        if blind and getattr(self, "blind_terms", ()):
+            # Zeroed columns get a zero coefficient under the l2 penalty: a mention of a term
+            # can neither raise nor lower these labels' scores.
+            keep = ~term_columns(features, self.blind_terms)
+            blinded = matrix.multiply(keep.astype(np.float32)[None, :]).tocsr()
+            logger.info("blinded %d term n-grams for %s", (~keep).sum(), ", ".join(blind))
         for label in self.labels:
             values = corpus[label].to_numpy(dtype=np.float64)
             known = ~np.isnan(values)
@@ -329,7 +391,8 @@ class HostilityModel:
                 max_iter=1000,
                 random_state=seed,
             )
-            clf.fit(matrix[np.flatnonzero(known)], y, sample_weight=weights[known])
+            rows = blinded if label in blind else matrix
+            clf.fit(rows[np.flatnonzero(known)], y, sample_weight=weights[known])
             self.coef_[label] = clf.coef_.ravel().astype(np.float32)
             self.intercept_[label] = float(clf.intercept_[0])
             self.n_train_[label] = int(known.sum())
@@ -511,54 +574,28 @@ class HostilityModel:
                     raise ValueError(
                         f"unknown label {label!r}; expected one of {', '.join(self.labels)}"
                     )
+        from moderation.fastscore import top_terms
+
         busy = [i for i, wanted in enumerate(labels) if wanted]
         out: list[dict[str, list[tuple[str, float]]]] = [{} for _ in texts]
         if not busy:
             return out
-        compiled = self.compiled()
-        parts = self._explained_parts([_as_text(texts[i]) for i in busy], [labels[i] for i in busy])
-        rows: dict[str, int] = {}
-        for chosen in parts:
-            for part in chosen.values():
-                rows.setdefault(part, len(rows))
-        matrix = self.transform(list(rows))
-        word_block, char_block = compiled.blocks
-        n_word = word_block.n_columns
-        word_names = word_block.column_names()
-        char_names = char_block.column_names()
-        longest = char_block.ngram_range[1]
-        owners_of: dict[str, tuple[list[str], dict[str, list[str]]]] = {}
-        for i, chosen in zip(busy, parts, strict=True):
-            for label, part in chosen.items():
-                r = rows[part]
-                lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-                cols = matrix.indices[lo:hi]
-                contrib = matrix.data[lo:hi] * compiled.coef_column(self.labels.index(label))[cols]
-                if part not in owners_of:
-                    words = list(dict.fromkeys(_TOKEN.findall(normalize_text(part))))
-                    owners_of[part] = (words, _substring_owners(words, longest))
-                words, index = owners_of[part]
-                scores: dict[str, float] = {}
-                for col, value in zip(cols.tolist(), contrib.tolist(), strict=True):
-                    if value == 0.0:
-                        continue
-                    if col < n_word:
-                        term = word_names[col]
-                        scores[term] = scores.get(term, 0.0) + value
-                        continue
-                    gram = char_names[col - n_word]
-                    # The words of the text whose padded form contains the character n-gram.
-                    owners = (
-                        index.get(gram, [])
-                        if len(gram) <= longest
-                        else [w for w in words if gram in f" {w} "]
-                    )
-                    for w in owners:
-                        scores[w] = scores.get(w, 0.0) + value / len(owners)
-                ranked = sorted(
-                    ((t, s) for t, s in scores.items() if s > 0), key=lambda ts: (-ts[1], ts[0])
-                )
-                out[i][label] = [(t, round(s, 6)) for t, s in ranked[:k]]
+        parts, matrix, chosen = self._explained_rows(
+            [_as_text(texts[i]) for i in busy], [labels[i] for i in busy]
+        )
+        queries: list[tuple[int, int]] = []
+        owners: list[tuple[int, str]] = []
+        for i, rows in zip(busy, chosen, strict=True):
+            for label, row in rows.items():
+                queries.append((row, self.labels.index(label)))
+                owners.append((i, label))
+        words = {
+            row: list(dict.fromkeys(_TOKEN.findall(normalize_text(parts[row]))))
+            for row, _ in queries
+        }
+        found = top_terms(self.compiled(), matrix, queries, words, k)
+        for (i, label), terms in zip(owners, found, strict=True):
+            out[i][label] = terms
         return out
 
     def spans(
@@ -650,66 +687,138 @@ class HostilityModel:
         """:meth:`span_map` of many texts: every sentence and distinct word in one call."""
         if isinstance(texts, str):
             raise TypeError("span_maps() takes a sequence of texts, not a single string")
-        for label in labels:
+        return self.span_maps_each(
+            texts, [labels] * len(texts), thresholds, word_threshold=word_threshold, check=labels
+        )
+
+    def span_maps_each(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Sequence[str]],
+        thresholds: Mapping[str, float] | None = None,
+        *,
+        word_threshold: float = WORD_THRESHOLD,
+        check: Sequence[str] = (),
+    ) -> list[dict[str, dict[str, list[Span]]]]:
+        """:meth:`span_map` of many texts, each for its own labels (``labels[i]``).
+
+        Texts without labels are not looked at: a batch pays only for the labels it shows.
+        Every sentence and distinct word of the others is vectorised in one call, and the
+        spans of each label are found for all texts at once. ``check``: labels validated
+        even when no text asks for them.
+        """
+        if isinstance(texts, str):
+            raise TypeError("span_maps_each() takes a sequence of texts, not a single string")
+        if len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} label lists")
+        wanted = [list(dict.fromkeys(each)) for each in labels]
+        for label in [*check, *(label for each in wanted for label in each)]:
             if label not in self.labels:
                 raise ValueError(
                     f"unknown label {label!r}; expected one of {', '.join(self.labels)}"
                 )
-        own = getattr(self, "thresholds", {})
-        cuts = {
-            label: float((thresholds or {}).get(label, own.get(label, 0.5))) for label in labels
-        }
-        parts = [_SpanParts(_as_text(text)) for text in texts]
+        out: list[dict[str, dict[str, list[Span]]]] = [{} for _ in texts]
+        busy = [i for i, each in enumerate(wanted) if each]
+        parts = [_SpanParts(_as_text(texts[i])) for i in busy]
         docs: list[str] = []
+        for part in parts:
+            docs.extend(part.text[a:b] for a, b in part.sentences)
+        n_sentences = len(docs)
         word_rows: dict[str, int] = {}
         for part in parts:
-            part.first_row = len(docs)
-            docs.extend(part.text[a:b] for a, b in part.sentences)
-        for part in parts:
-            for token, _, _ in part.tokens:
+            for token in part.tokens:
                 if token not in word_rows:
                     word_rows[token] = len(docs)
                     docs.append(token)
         if docs:
-            probs = self.calibrate(_expit(self._logits(self.transform(docs))))
+            probs = self.calibrate(_expit(self._explanation_logits(docs)))
         else:
             self._check_fitted()
             probs = np.zeros((0, len(self.labels)))
-        out: list[dict[str, dict[str, list[Span]]]] = []
-        for part in parts:
-            sentence_probs = probs[part.first_row : part.first_row + len(part.sentences)]
-            found: dict[str, dict[str, list[Span]]] = {}
-            for label in labels:
-                j = self.labels.index(label)
-                flagged = [float(p[j]) >= cuts[label] for p in sentence_probs]
-                sentence_spans = [
-                    Span(a, b, float(sentence_probs[i, j]))
-                    for i, (a, b) in enumerate(part.sentences)
-                    if flagged[i]
-                ]
-                words: list[Span] = []
-                previous = -2
-                for t, (token, begin, end) in enumerate(part.tokens):
-                    score = float(probs[word_rows[token], j])
-                    owner = part.owners[t]
-                    if owner < 0 or not flagged[owner] or score < word_threshold:
-                        continue
-                    if words and previous == t - 1:  # neighbouring words form one span
-                        last = words[-1]
-                        words[-1] = Span(last.begin, end, max(last.score, score))
-                    else:
-                        words.append(Span(begin, end, score))
-                    previous = t
-                found[label] = {"sentence": sentence_spans, "word": words}
-            out.append(found)
+        if not parts:
+            return out
+
+        # Every sentence and token of every part in one array each; offsets are moved into one
+        # coordinate (each part after the previous one) to find each token's sentence at once.
+        sizes = [len(part.sentences) for part in parts]
+        counts = np.fromiter((len(p.tokens) for p in parts), dtype=np.int64, count=len(parts))
+        base = np.cumsum([0, *(len(p.text) + 1 for p in parts)])[:-1].astype(np.int64)
+        sentence_part = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
+        bounds = np.asarray(
+            [bound for part in parts for pair in part.sentences for bound in pair], dtype=np.int64
+        ).reshape(-1, 2)
+        sentence_start = bounds[:, 0] + base[sentence_part]
+        sentence_end = bounds[:, 1] + base[sentence_part]
+        token_part = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
+        token_row = np.fromiter(
+            (word_rows[t] for part in parts for t in part.tokens), dtype=np.int64
+        )
+        token_begin = np.fromiter((b for part in parts for b in part.begins), dtype=np.int64)
+        token_end = np.fromiter((e for part in parts for e in part.ends), dtype=np.int64)
+        at = token_begin + base[token_part]
+        owner = np.searchsorted(sentence_end, at, side="right")  # first sentence ending after
+        inside = owner < n_sentences
+        inside[inside] = sentence_start[owner[inside]] <= at[inside]
+        continues = np.zeros(len(token_part), dtype=bool)  # the previous token is the part's
+        continues[1:] = token_part[1:] == token_part[:-1]
+
+        needs = np.zeros((len(parts), len(self.labels)), dtype=bool)
+        for p, i in enumerate(busy):
+            for label in wanted[i]:
+                needs[p, self.labels.index(label)] = True
+        own = getattr(self, "thresholds", {})
+        found: dict[str, dict[int, dict[str, list[Span]]]] = {}
+        for j, label in enumerate(self.labels):
+            if not needs[:, j].any():
+                continue
+            cut = float((thresholds or {}).get(label, own.get(label, 0.5)))
+            column = probs[:, j]
+            flagged = column[:n_sentences] >= cut
+            per_part: dict[int, dict[str, list[Span]]] = {
+                k: {"sentence": [], "word": []} for k in np.flatnonzero(needs[:, j]).tolist()
+            }
+            hot = np.flatnonzero(flagged & needs[sentence_part, j])
+            for k, a, b, score in zip(
+                sentence_part[hot].tolist(),
+                bounds[hot, 0].tolist(),
+                bounds[hot, 1].tolist(),
+                column[hot].tolist(),
+                strict=True,
+            ):
+                per_part[k]["sentence"].append(Span(a, b, score))
+            score = column[token_row]
+            kept = inside & needs[token_part, j] & ~(score < word_threshold)
+            kept[kept] = flagged[owner[kept]]
+            # Neighbouring kept words of a part form one span, scored by the highest of them.
+            first = kept & ~(continues & np.concatenate(([False], kept[:-1])))
+            kept_at = np.flatnonzero(kept)
+            if len(kept_at):
+                run_first = np.flatnonzero(first)
+                run_at = np.searchsorted(kept_at, run_first)  # where each run starts in kept_at
+                last = kept_at[np.append(run_at[1:], len(kept_at)) - 1]
+                best = np.maximum.reduceat(score[kept_at], run_at)
+                for k, a, b, value in zip(
+                    token_part[run_first].tolist(),
+                    token_begin[run_first].tolist(),
+                    token_end[last].tolist(),
+                    best.tolist(),
+                    strict=True,
+                ):
+                    per_part[k]["word"].append(Span(a, b, value))
+            found[label] = per_part
+        for p, i in enumerate(busy):
+            out[i] = {label: found[label][p] for label in wanted[i]}
         return out
 
-    def _explained_parts(
+    def _explained_rows(
         self, texts: Sequence[str], labels: Sequence[Sequence[str]]
-    ) -> list[dict[str, str]]:
-        """Per text and label: the best sentence if it beats the whole text, else the text.
+    ) -> tuple[list[str], Any, list[dict[str, int]]]:
+        """Per text and label, the part behind the score: its best sentence if that beats the
+        whole text, else the text.
 
-        The texts and the sentences of those with several are vectorised in one call.
+        Returns the distinct parts, their feature matrix and, per text, ``{label: part}``
+        (indices into the parts). Only the parts are vectorised; the texts and sentences they
+        are chosen from need only their log-odds.
         """
         weighted = getattr(self, "sentence_weight", 0.0) != 0.0
         docs: list[str] = list(texts)
@@ -720,33 +829,31 @@ class HostilityModel:
             if len(offsets) >= 2:
                 docs.extend(text[a:b] for a, b in offsets)
             spans.append((start, len(docs)))
-        logits = self._logits(self.transform(docs)) if len(docs) > len(texts) else None
-        out: list[dict[str, str]] = []
-        for i, (text, wanted) in enumerate(zip(texts, labels, strict=True)):
+        logits = self._explanation_logits(docs) if len(docs) > len(texts) else None
+        chosen: list[dict[str, int]] = []
+        for i, wanted in enumerate(labels):
             start, stop = spans[i]
             if logits is None or stop == start:
-                out.append(dict.fromkeys(wanted, text))
+                chosen.append(dict.fromkeys(wanted, i))
                 continue
-            chosen: dict[str, str] = {}
+            rows: dict[str, int] = {}
             for label in wanted:
                 j = self.labels.index(label)
                 best = start + int(np.argmax(logits[start:stop, j]))
-                chosen[label] = docs[best] if logits[best, j] > logits[i, j] else text
-            out.append(chosen)
-        return out
+                rows[label] = best if logits[best, j] > logits[i, j] else i
+            chosen.append(rows)
+        part_of = {row: k for k, row in enumerate(sorted({r for c in chosen for r in c.values()}))}
+        parts = [docs[row] for row in part_of]
+        out = [{label: part_of[row] for label, row in c.items()} for c in chosen]
+        return parts, self.transform(parts), out
 
+    def _explanation_logits(self, docs: Sequence[str]) -> np.ndarray:
+        """Log-odds of texts being explained, the same as ``_logits(transform(docs))``.
 
-def _substring_owners(words: Sequence[str], longest: int) -> dict[str, list[str]]:
-    """Every substring (up to ``longest`` characters) of each `` word `` -> the words holding it.
-
-    Words keep their order; a word is listed once per substring however often it holds it.
-    """
-    index: dict[str, list[str]] = {}
-    for word in words:
-        padded = f" {word} "
-        for size in range(1, min(longest, len(padded)) + 1):
-            for start in range(len(padded) - size + 1):
-                holders = index.setdefault(padded[start : start + size], [])
-                if not holders or holders[-1] != word:
-                    holders.append(word)
-    return index
+        The compiled engine reuses, within a ``Moderator.score`` batch, the log-odds its
+        scoring already computed for the same normalised texts (comments and sentences).
+        """
+        if self.engine == "sklearn":
+            return self._logits(self.transform(docs))
+        self._check_fitted()
+        return self.compiled().doc_logits([_as_text(d) for d in docs])

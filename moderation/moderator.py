@@ -12,31 +12,89 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from moderation import schema
 from moderation.bundle import Bundle, default_bundle_path, load_bundle
-from moderation.dynamics import (
+from moderation.contract import (
+    ACTION,
     AUTHOR_ESCALATED,
     BACK_AND_FORTH,
     DERAILED_AT,
     HOSTILITY_TREND,
+    LABELS,
     PARTICIPANTS,
+    PRIORITY,
+    PROBLEMS,
+    REASONS,
+    SCORES,
     USER_DIRECTED_INSULT,
-    author_escalations,
-    comment_signals,
-    thread_dynamics,
 )
-from moderation.rules import Rules, apply_rules, load_rules
-from moderation.schema import validate_comments
-from moderation.thread import attach_context
+from moderation.rules import Rules, load_rules
+from moderation.single import (
+    EXPLAIN_AT,
+    TERMS_PER_LABEL,
+    SingleScorer,
+    evidence_labels,
+    quote_evidence,
+)
 
 log = logging.getLogger(__name__)
+
+
+class _Lazy:
+    """A module imported on first attribute access.
+
+    The batch path's modules import pandas; binding them lazily lets ``import moderation``,
+    :meth:`Moderator.load` and :meth:`Moderator.score_one` run without pandas, while
+    :meth:`Moderator.score` imports them on its first call.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            self._module = import_module(self._name)
+        return getattr(self._module, attr)
+
+
+def _deferred(module: str, name: str) -> Callable[..., Any]:
+    """A function of ``module`` imported on first call (see :class:`_Lazy`)."""
+    where = _Lazy(module)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(where, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from moderation import schema
+    from moderation.dynamics import author_escalations, comment_signals, thread_dynamics
+    from moderation.rules import apply_rules
+    from moderation.schema import validate_comments
+    from moderation.thread import attach_context
+else:
+    pd = _Lazy("pandas")
+    schema = _Lazy("moderation.schema")
+    author_escalations = _deferred("moderation.dynamics", "author_escalations")
+    comment_signals = _deferred("moderation.dynamics", "comment_signals")
+    thread_dynamics = _deferred("moderation.dynamics", "thread_dynamics")
+    apply_rules = _deferred("moderation.rules", "apply_rules")
+    validate_comments = _deferred("moderation.schema", "validate_comments")
+    attach_context = _deferred("moderation.thread", "attach_context")
 
 #: Output column: JSON word spans behind each hostile score of an escalated comment.
 SPANS = "spans"
@@ -48,10 +106,7 @@ THREAD_OUTPUT = (
     HOSTILITY_TREND,
     USER_DIRECTED_INSULT,
 )
-#: How many n-grams to quote in a reason.
-TERMS_PER_LABEL = 3
-#: Scores from which a reason quotes its evidence.
-EXPLAIN_AT = 0.5
+__all__ = ["EXPLAIN_AT", "SPANS", "TERMS_PER_LABEL", "THREAD_OUTPUT", "Moderator", "ScoredComment"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +193,17 @@ class Moderator:
             ``user_directed_insult``, and ``problems``. Input columns that share a
             name with an output column are kept as ``<name>_input``.
         """
+        from moderation.normalize import memoized
+
+        with memoized():  # each distinct text is normalised and split into sentences once
+            return self._score(comments, articles, author_history)
+
+    def _score(
+        self,
+        comments: pd.DataFrame,
+        articles: pd.DataFrame | None,
+        author_history: pd.DataFrame | None,
+    ) -> pd.DataFrame:
         valid = validate_comments(comments)
         context = attach_context(valid, articles)
         texts = valid[schema.TEXT].astype(str)
@@ -225,25 +291,30 @@ class Moderator:
 
         For each hostility label at or above the bundle's threshold, the words
         behind it in original-text offsets (the review page highlights them).
-        Empty for allowed comments and labels below threshold.
+        Empty for allowed comments and labels below threshold; only those labels are
+        looked for.
         """
-        out = pd.Series("", index=decisions.index, dtype=object)
-        rows = np.flatnonzero((decisions[schema.ACTION] != schema.Action.ALLOW.value).to_numpy())
-        if len(rows) == 0:
-            return out
         thresholds = self.bundle.thresholds
-        texts = comments[schema.TEXT].astype(str).to_numpy()[rows].tolist()
-        found = self.bundle.hostility.span_maps(texts, list(schema.LABELS), thresholds)
-        values = facts[list(schema.LABELS)].to_numpy(dtype=float)[rows]
-        for k, (i, spans) in enumerate(zip(rows, found, strict=True)):
-            hits = {
-                label: [s.to_dict() for s in spans[label]["word"]]
-                for j, label in enumerate(schema.LABELS)
-                if values[k, j] >= thresholds.get(label, 0.5) and spans[label]["word"]
-            }
-            if hits:
-                out.iloc[int(i)] = json.dumps(hits)
-        return out
+        values = facts[list(schema.LABELS)].to_numpy(dtype=float)
+        cuts = np.array([thresholds.get(label, 0.5) for label in schema.LABELS])
+        escalated = (decisions[schema.ACTION] != schema.Action.ALLOW.value).to_numpy()
+        with np.errstate(invalid="ignore"):
+            flagged = (values >= cuts) & escalated[:, None]  # NaN compares False
+        rows = np.flatnonzero(flagged.any(axis=1))
+        out = [""] * len(decisions)
+        if len(rows):
+            texts = comments[schema.TEXT].astype(str).to_numpy()[rows].tolist()
+            wanted = [[schema.LABELS[j] for j in np.flatnonzero(flagged[i])] for i in rows]
+            found = self.bundle.hostility.span_maps_each(texts, wanted, thresholds)
+            for i, labels, spans in zip(rows.tolist(), wanted, found, strict=True):
+                hits = {
+                    label: [s.to_dict() for s in spans[label]["word"]]
+                    for label in labels
+                    if spans[label]["word"]
+                }
+                if hits:
+                    out[i] = json.dumps(hits)
+        return pd.Series(out, index=decisions.index, dtype=object)
 
     def _explain(
         self, comments: pd.DataFrame, facts: pd.DataFrame, decisions: pd.DataFrame
@@ -255,27 +326,39 @@ class Moderator:
         the words it shares with its chain but not with the article. Computed
         only for escalated rows: quoting costs far more than scoring.
         """
-        reasons = decisions[schema.REASONS].copy()
+        column = decisions[schema.REASONS]
+        reasons = column.tolist()
         escalated = np.flatnonzero(
             (decisions[schema.ACTION] != schema.Action.ALLOW.value).to_numpy()
         )
         values = facts[list(schema.LABELS)].to_numpy(dtype=float)
         off = facts[schema.OFF_TOPIC].to_numpy(dtype=float)
         texts = comments[schema.TEXT].astype(str).to_numpy()
-        article = (facts[schema.ARTICLE_TITLE] + "\n" + facts[schema.ARTICLE_BODY]).to_numpy()
-        chain = (facts[schema.PARENT_TEXT] + "\n" + facts[schema.ROOT_TEXT]).to_numpy()
-        explained = [
-            [
-                label
-                for label, value in zip(schema.LABELS, values[i], strict=True)
-                if value >= EXPLAIN_AT  # NaN compares False
-            ]
-            for i in map(int, escalated)
-        ]
+        with np.errstate(invalid="ignore"):
+            hot = values[escalated] >= EXPLAIN_AT  # NaN compares False
+        explained = [[schema.LABELS[j] for j in np.flatnonzero(row)] for row in hot]
         terms = self.bundle.hostility.top_terms_maps(
             texts[escalated].tolist(), explained, k=TERMS_PER_LABEL
         )
-        for i, labels, found in zip(map(int, escalated), explained, terms, strict=True):
+        off_rows = escalated[off[escalated] >= EXPLAIN_AT]
+        notes: dict[int, str] = {}
+        if len(off_rows):
+            article = (facts[schema.ARTICLE_TITLE] + "\n" + facts[schema.ARTICLE_BODY]).to_numpy()
+            chain = (facts[schema.PARENT_TEXT] + "\n" + facts[schema.ROOT_TEXT]).to_numpy()
+            sim_article = facts["sim_article"].to_numpy()
+            sim_parent = facts["sim_parent"].to_numpy()
+            for i in off_rows.tolist():
+                shared = self.bundle.off_topic.explain(texts[i], article[i], [chain[i]])
+                note = (
+                    f"off-topic: similarity to article {sim_article[i]:.2f}, "
+                    f"to parent {sim_parent[i]:.2f}"
+                )
+                if shared:
+                    note += "; shares with its chain, not the article: " + ", ".join(
+                        f"'{w}'" for w in shared
+                    )
+                notes[i] = note
+        for i, labels, found in zip(escalated.tolist(), explained, terms, strict=True):
             evidence = []
             quoted = [
                 f"{label}: " + ", ".join(f"'{t}'" for t, _ in found[label])
@@ -284,26 +367,77 @@ class Moderator:
             ]
             if quoted:
                 evidence.append("words: " + " | ".join(quoted))
-            if off[i] >= EXPLAIN_AT:
-                sims = facts.iloc[i]
-                shared = self.bundle.off_topic.explain(texts[i], article[i], [chain[i]])
-                note = (
-                    f"off-topic: similarity to article {sims['sim_article']:.2f}, "
-                    f"to parent {sims['sim_parent']:.2f}"
-                )
-                if shared:
-                    note += "; shares with its chain, not the article: " + ", ".join(
-                        f"'{w}'" for w in shared
-                    )
-                evidence.append(note)
+            if i in notes:
+                evidence.append(notes[i])
             if evidence:
-                reasons.iloc[i] = "; ".join([reasons.iloc[i], *evidence])
-        return reasons
+                reasons[i] = "; ".join([reasons[i], *evidence])
+        return pd.Series(reasons, index=column.index, dtype=column.dtype, name=column.name)
 
     def score_one(
         self, text: str, parent: str | None = None, article: str | None = None
     ) -> ScoredComment:
-        """Score a single comment, optionally with its parent's text and its article's text."""
+        """Score a single comment, optionally with its parent's text and its article's text.
+
+        Gives what :meth:`score` gives the comment in a one-row export (same scores, action,
+        priority and reasons). Without ``parent`` and ``article`` it is computed without data
+        frames (:mod:`moderation.single`: tens of microseconds, and no pandas import); with
+        them, or when the rules test what that path does not compute, by :meth:`score`.
+        """
+        thresholds = self.bundle.thresholds
+        if parent is None and article is None and isinstance(text, str) and self._single.supported:
+            lone = self._single.score(text)
+            scores = lone.scores
+            action, priority = lone.decision.action, lone.decision.priority
+            flagged = _flagged(scores, thresholds)
+            quoted = evidence_labels(lone.decision, scores)
+            if lone.text == text:  # explained from the same arrays, without the full model
+                terms, found = self._single.model.explain(
+                    text, list(dict.fromkeys([*flagged, *quoted])), flagged, thresholds
+                )
+                reasons = quote_evidence(lone.decision, quoted, terms)
+                terms = {label: terms[label] for label in flagged}
+            else:  # undecodable bytes: the model explains the text as typed, as it always has
+                model = self.bundle.hostility
+                said = model.top_terms_map(lone.text, quoted, k=TERMS_PER_LABEL)
+                reasons = quote_evidence(lone.decision, quoted, said)
+                terms, found = self._explain_one(text, flagged)
+            problems = "; ".join(lone.problems)
+        else:
+            row = self._score_row(text, parent, article)
+            scores = {label: float(row[label]) for label in SCORES}
+            action, priority = str(row[ACTION]), int(row[PRIORITY])
+            reasons, problems = row[REASONS], row[PROBLEMS]
+            flagged = _flagged(scores, thresholds)
+            terms, found = self._explain_one(text, flagged)
+        return ScoredComment(
+            text=text,
+            scores=scores,
+            action=action,
+            priority=priority,
+            reasons=_split(reasons),
+            terms=terms,
+            problems=_split(problems),
+            spans={k: [s.to_dict() for s in v["sentence"]] for k, v in found.items()},
+            word_spans={k: [s.to_dict() for s in v["word"]] for k, v in found.items()},
+        )
+
+    def _explain_one(
+        self, text: str, flagged: list[str]
+    ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, dict[str, Any]]]:
+        """Terms and spans of ``flagged`` labels by the full model (imports pandas)."""
+        if not flagged:
+            return {}, {}
+        model = self.bundle.hostility
+        terms = model.top_terms_map(text, flagged, k=TERMS_PER_LABEL)
+        return terms, model.span_map(text, flagged, self.bundle.thresholds)
+
+    @cached_property
+    def _single(self) -> SingleScorer:
+        """The frame-free scorer of :meth:`score_one` (vocabularies built on first use)."""
+        return SingleScorer(self.bundle, self.rules)
+
+    def _score_row(self, text: str, parent: str | None, article: str | None) -> pd.Series:
+        """:meth:`score` of a one-row export (plus the parent's row), the comment's output row."""
         rows = [{schema.COMMENT_ID: "comment", schema.THREAD_ID: "t", schema.TEXT: text}]
         if parent is not None:
             rows[0][schema.PARENT_ID] = "parent"
@@ -316,28 +450,17 @@ class Moderator:
             articles = pd.DataFrame(
                 {schema.THREAD_ID: ["t"], schema.TITLE: [""], schema.BODY: [article]}
             )
-        row = self.score(frame, articles).iloc[-1]
-        scores = {label: float(row[label]) for label in schema.SCORES}
-        thresholds = self.bundle.thresholds
-        flagged = [
-            label
-            for label in schema.LABELS
-            if not np.isnan(scores[label]) and scores[label] >= thresholds.get(label, 0.5)
-        ]
-        model = self.bundle.hostility
-        terms = model.top_terms_map(text, flagged, k=TERMS_PER_LABEL)
-        found = model.span_map(text, flagged, thresholds) if flagged else {}
-        return ScoredComment(
-            text=text,
-            scores=scores,
-            action=str(row[schema.ACTION]),
-            priority=int(row[schema.PRIORITY]),
-            reasons=_split(row[schema.REASONS]),
-            terms=terms,
-            problems=_split(row[schema.PROBLEMS]),
-            spans={k: [s.to_dict() for s in v["sentence"]] for k, v in found.items()},
-            word_spans={k: [s.to_dict() for s in v["word"]] for k, v in found.items()},
-        )
+        row: pd.Series = self.score(frame, articles).iloc[-1]
+        return row
+
+
+def _flagged(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    """Labels at or above their threshold (0.5 without one): the ones explained."""
+    return [
+        label
+        for label in LABELS
+        if scores[label] >= thresholds.get(label, 0.5)  # NaN compares False
+    ]
 
 
 def _split(value: Any) -> list[str]:

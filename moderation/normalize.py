@@ -34,14 +34,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "MASKED_WORDS",
     "MENTION_TOKEN",
     "URL_TOKEN",
     "Normalized",
+    "batch_memo",
+    "memoized",
     "normalize_text",
     "normalize_with_offsets",
     "split_sentences",
@@ -100,12 +105,18 @@ _Rewrite = Callable[["re.Match[str]"], _Replacement | None]
 
 
 class _State:
-    """The text being normalised plus, when tracked, its map back to the original."""
+    """The text being normalised plus, when tracked, its map back to the original.
 
-    __slots__ = ("ends", "starts", "text")
+    ``moved`` turns True when a rewrite replaced a match or the ends were stripped: until then
+    (lower-casing keeps every offset) each character still comes from the same position, so
+    :func:`normalize_with_offsets` can skip tracking for a text that never moved.
+    """
+
+    __slots__ = ("ends", "moved", "starts", "text")
 
     def __init__(self, text: str, track: bool) -> None:
         self.text = text
+        self.moved = False
         self.starts: list[int] | None = list(range(len(text))) if track else None
         self.ends: list[int] | None = list(range(1, len(text) + 1)) if track else None
 
@@ -118,6 +129,7 @@ class _State:
             else len(self.text)
         )
         if (lo, hi) != (0, len(self.text)):
+            self.moved = True
             self.text = self.text[lo:hi]
             if self.starts is not None and self.ends is not None:
                 self.starts, self.ends = self.starts[lo:hi], self.ends[lo:hi]
@@ -128,7 +140,10 @@ class _State:
 
             def plain(match: re.Match[str]) -> str:
                 out = rewrite(match)
-                return match.group() if out is None else out[0]
+                if out is None:
+                    return match.group()
+                self.moved = True
+                return out[0]
 
             self.text = pattern.sub(plain, self.text)
             return
@@ -153,6 +168,7 @@ class _State:
             last = b
         if not pieces:
             return
+        self.moved = True
         pieces.append(self.text[last:])
         starts.extend(self.starts[last:])
         ends.extend(self.ends[last:])
@@ -483,9 +499,10 @@ def normalize_text(text: str) -> str:
     Notes
     -----
     ``normalize_text(normalize_text(s)) == normalize_text(s)`` for every string ``s``, and
-    ``normalize_text(s) == normalize_with_offsets(s).text``.
+    ``normalize_text(s) == normalize_with_offsets(s).text``. Inside :func:`memoized`, each
+    distinct text is normalised once.
     """
-    return _run(text, track=False).text
+    return _untracked(text)[0]
 
 
 def normalize_with_offsets(text: str) -> Normalized:
@@ -500,10 +517,73 @@ def normalize_with_offsets(text: str) -> Normalized:
     >>> norm.original_span(begin, begin + 5)
     (5, 10)
     """
+    normalized, moved = _untracked(text)
+    if not moved:  # nothing but lower-casing: every character kept its place
+        return Normalized(normalized, tuple(range(len(text))), tuple(range(1, len(text) + 1)))
     state = _run(text, track=True)
     assert state.starts is not None
     assert state.ends is not None
     return Normalized(state.text, tuple(state.starts), tuple(state.ends))
+
+
+# Per batch (see memoized): text -> (normalised text, whether any character moved), and
+# text -> its sentence offsets.
+_MEMO: ContextVar[dict[str, tuple[str, bool]] | None] = ContextVar("normalize_memo", default=None)
+_SENTENCE_MEMO: ContextVar[dict[str, tuple[tuple[int, int], ...]] | None] = ContextVar(
+    "sentence_memo", default=None
+)
+# Other per-batch memos (see batch_memo), by kind.
+_OTHER_MEMOS: ContextVar[dict[str, dict[Any, Any]] | None] = ContextVar("batch_memos", default=None)
+
+
+def batch_memo(kind: str) -> dict[Any, Any] | None:
+    """A dict that lives as long as the enclosing :func:`memoized` block (None outside one).
+
+    For per-batch caches of other modules (the compiled scorer keeps each normalised text's
+    log-odds there, so explaining a comment does not score its sentences again); ``kind``
+    names the cache.
+    """
+    memos = _OTHER_MEMOS.get()
+    if memos is None:
+        return None
+    return memos.setdefault(kind, {})
+
+
+def _untracked(text: str) -> tuple[str, bool]:
+    memo = _MEMO.get()
+    if memo is not None:
+        found = memo.get(text)
+        if found is not None:
+            return found
+    state = _run(text, track=False)
+    out = (state.text, state.moved)
+    if memo is not None:
+        memo[text] = out
+    return out
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Remember, until the block ends, the normal form and the sentences of every text seen.
+
+    Scoring a batch normalises the same strings several times (the comment, then its
+    sentences for the sentence scores, again to quote its words and to find its spans, and
+    exports repeat texts); inside this block each distinct text is normalised and split
+    once. The memory it holds is freed when the block ends, so wrap one batch, not a
+    process. Results are the same as without it; nesting reuses the outer memo.
+    """
+    if _MEMO.get() is not None:
+        yield
+        return
+    token = _MEMO.set({})
+    sentence_token = _SENTENCE_MEMO.set({})
+    other_token = _OTHER_MEMOS.set({})
+    try:
+        yield
+    finally:
+        _OTHER_MEMOS.reset(other_token)
+        _SENTENCE_MEMO.reset(sentence_token)
+        _MEMO.reset(token)
 
 
 # ----------------------------------------------------------------------------- sentences
@@ -511,9 +591,10 @@ def normalize_with_offsets(text: str) -> Normalized:
 # A sentence ends at ., !, ? or … (plus closing quotes/brackets) followed by whitespace, or at a
 # line break. Group 1 is the whitespace after the punctuation.
 _SENTENCE_BREAK = re.compile("[.!?\u2026]+[\"'\u201d\u2019)\\]]*(\\s+)|[ \t]*\n\\s*")
-_WORD_CHAR = re.compile(r"\w")
 #: Pieces with fewer word characters than this ("1.", "Ok.") join the following sentence.
 MIN_SENTENCE_WORD_CHARS = 3
+# Matches at a piece's start when the piece holds enough word characters (stops at the third).
+_ENOUGH_WORD_CHARS = re.compile(f"(?:\\W*\\w){{{MIN_SENTENCE_WORD_CHARS}}}")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -534,6 +615,16 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         sentence, or to the previous one at the end of the text. Empty or blank text gives
         ``[]``.
     """
+    memo = _SENTENCE_MEMO.get()
+    if memo is None:
+        return _split_sentences(text)
+    found = memo.get(text)
+    if found is None:
+        found = memo[text] = tuple(_split_sentences(text))
+    return list(found)
+
+
+def _split_sentences(text: str) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_BREAK.finditer(text):
@@ -546,7 +637,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for begin, end in pieces:
         if pending is not None:
             begin, pending = pending, None
-        if len(_WORD_CHAR.findall(text, begin, end)) < MIN_SENTENCE_WORD_CHARS:
+        if not _ENOUGH_WORD_CHARS.match(text, begin, end):
             pending = begin
             continue
         merged.append((begin, end))

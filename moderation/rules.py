@@ -38,13 +38,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
-from moderation import schema
+from moderation import contract
 from moderation.conditions import (
     TEXT_KINDS,
     All,
@@ -56,17 +55,19 @@ from moderation.conditions import (
     TextMatch,
     compile_safe,
 )
-from moderation.dynamics import DERAILED_AT, SIGNAL_COLUMNS
-from moderation.dynamics import RULE_COLUMNS as DYNAMICS_RULE_COLUMNS
+from moderation.contract import DERAILED_AT, DYNAMICS_RULE_COLUMNS, SIGNAL_COLUMNS
 from moderation.errors import RulesError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
 #: Columns a rule may test: every score, numeric thread fields and thread dynamics.
 RULE_COLUMNS = (
-    *schema.SCORES,
-    schema.DEPTH,
-    schema.SIBLING_INDEX,
+    *contract.SCORES,
+    contract.DEPTH,
+    contract.SIBLING_INDEX,
     "length",
     "sim_article",
     "sim_parent",
@@ -75,7 +76,7 @@ RULE_COLUMNS = (
     *SIGNAL_COLUMNS,
 )
 #: Text columns a rule may match with includes-word, regex, ...
-TEXT_COLUMNS = (schema.TEXT, schema.AUTHOR, schema.PARENT_TEXT, schema.ARTICLE_TITLE)
+TEXT_COLUMNS = (contract.TEXT, contract.AUTHOR, contract.PARENT_TEXT, contract.ARTICLE_TITLE)
 #: Option keys of a text condition besides its one match kind.
 TEXT_OPTIONS = ("case-sensitive",)
 WORDS_FILE = "words-file"
@@ -96,7 +97,7 @@ class Rule:
 
     name: str
     when: Condition
-    action: schema.Action
+    action: contract.Action
     priority: int = 0
     reason: str = ""
     group: str = "comment"
@@ -242,7 +243,7 @@ class _Parser:
         if "name" in item and not (isinstance(name, str) and name.strip()):
             self.problem(item.positions["name"], "'name' must be a non-empty string")
         action = item.get("action")
-        actions = [a.value for a in schema.Action]
+        actions = [a.value for a in contract.Action]
         if "action" in item and action not in actions:
             self.problem(item.positions["action"], self.unknown(action, actions, "action"))
         priority = item.get("priority", 0)
@@ -266,7 +267,7 @@ class _Parser:
             name=str(name),
             when=All((*scope, when)) if scope else when,
             scope_columns=tuple(c.column for c in scope),
-            action=schema.Action(str(action)),
+            action=contract.Action(str(action)),
             priority=int(priority),
             reason=reason,
             group=str(group),
@@ -318,7 +319,7 @@ class _Parser:
             if match:
                 return Range(column, match.group(1), float(match.group(2)))
             at = _AT_PRECISION.match(value)
-            if at and column in schema.LABELS:
+            if at and column in contract.LABELS:
                 return Range(column, at.group(1), float("nan"), precision=str(float(at.group(2))))
             if at:
                 self.problem(
@@ -563,9 +564,9 @@ def apply_rules(
             f"{rules.source}: rules test column(s) {', '.join(missing)} that the scored "
             f"frame does not have. Found: {', '.join(map(str, frame.columns))}"
         )
-    ordered = sorted(rules.rules, key=lambda r: -r.priority)
+    ordered = by_priority(rules)
     n = len(frame)
-    actions = np.full(n, schema.Action.ALLOW.value, dtype=object)
+    actions = np.full(n, contract.Action.ALLOW.value, dtype=object)
     priorities = np.zeros(n, dtype=int)
     reasons = np.full(n, "", dtype=object)
     groups = np.full(n, "", dtype=object)
@@ -578,28 +579,73 @@ def apply_rules(
         for i in map(int, np.flatnonzero(masks.any(axis=1))):
             matched = [r for r, hit in zip(ordered, masks[i], strict=True) if hit]
             record = dict(zip(columns, values[i], strict=True))
-            escalating = [r for r in matched if r.action is not schema.Action.ALLOW]
-            if escalating and len(escalating) < len(matched):
-                action = schema.Action.REVIEW  # an allow rule disagrees: a person decides
-            elif escalating:
-                action = max((r.action for r in escalating), key=lambda a: a.severity)
-            else:
-                action = schema.Action.ALLOW
-            actions[i] = action.value
-            priorities[i] = max((r.priority for r in escalating), default=0)
-            reasons[i] = "; ".join(r.describe(record) for r in matched)
-            if (
-                derailed_at is not None
-                and escalating
-                and all(r.group == "subthread" for r in escalating)
-            ):
-                groups[i] = derailed_at[i]
+            found = _decision(matched, record, None if derailed_at is None else derailed_at[i])
+            actions[i] = found.action
+            priorities[i] = found.priority
+            reasons[i] = found.reasons
+            groups[i] = found.review_group
+    import pandas as pd
+
     return pd.DataFrame(
         {
-            schema.ACTION: actions,
-            schema.PRIORITY: priorities,
-            schema.REASONS: reasons,
+            contract.ACTION: actions,
+            contract.PRIORITY: priorities,
+            contract.REASONS: reasons,
             REVIEW_GROUP: groups,
         },
         index=frame.index,
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rules decide for one comment: the columns :func:`apply_rules` adds."""
+
+    action: str
+    priority: int
+    reasons: str
+    review_group: str
+
+
+#: The decision of a comment no rule matches.
+ALLOWED = Decision(contract.Action.ALLOW.value, 0, "", "")
+
+
+def by_priority(rules: Rules) -> tuple[Rule, ...]:
+    """The rules highest priority first (ties keep file order): the order of ``reasons``."""
+    return tuple(sorted(rules.rules, key=lambda r: -r.priority))
+
+
+def decide(record: Mapping[str, Any], ordered: Iterable[Rule]) -> Decision:
+    """:func:`apply_rules` for one comment given as a mapping of column -> value.
+
+    ``ordered`` is :func:`by_priority` of rules whose precision bounds are filled in
+    (:func:`resolve_precision`); ``record`` must hold every column they test, with the values
+    (and Python types: ``int`` counts, ``float`` scores) the scored frame would hold. Used by
+    the single-comment path, which builds no frame.
+    """
+    matched = [r for r in ordered if r.when.holds(record)]
+    if not matched:
+        return ALLOWED
+    derailed_at = record.get(DERAILED_AT)
+    return _decision(matched, record, None if derailed_at is None else str(derailed_at))
+
+
+def _decision(matched: list[Rule], record: Mapping[str, Any], derailed_at: str | None) -> Decision:
+    """The action, priority, reasons and review group of a comment that ``matched`` rules."""
+    escalating = [r for r in matched if r.action is not contract.Action.ALLOW]
+    if escalating and len(escalating) < len(matched):
+        action = contract.Action.REVIEW  # an allow rule disagrees: a person decides
+    elif escalating:
+        action = max((r.action for r in escalating), key=lambda a: a.severity)
+    else:
+        action = contract.Action.ALLOW
+    group = ""
+    if derailed_at is not None and escalating and all(r.group == "subthread" for r in escalating):
+        group = derailed_at
+    return Decision(
+        action=action.value,
+        priority=max((r.priority for r in escalating), default=0),
+        reasons="; ".join(r.describe(record) for r in matched),
+        review_group=group,
     )

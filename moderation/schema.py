@@ -15,20 +15,97 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+# The contract's names live in moderation.contract (importable without pandas); they are
+# re-exported here, where the rest of the batch flow looks for them.
+from moderation.contract import (
+    ACTION,
+    ARTICLE_AUTHOR,
+    ARTICLE_BODY,
+    ARTICLE_TITLE,
+    AUTHOR,
+    COMMENT_ID,
+    DEPTH,
+    IDENTITY_ATTACK,
+    INSULT,
+    LABELS,
+    MAX_TEXT_CHARS,
+    OFF_TOPIC,
+    PARENT_ID,
+    PARENT_TEXT,
+    PRIORITY,
+    PROBLEM_SEPARATOR,
+    PROBLEMS,
+    PROFANITY,
+    REASONS,
+    ROOT_ID,
+    ROOT_TEXT,
+    SCORES,
+    SEVERE_TOXICITY,
+    SIBLING_INDEX,
+    TEXT,
+    THREAD_ID,
+    THREAD_PATH,
+    THREAT,
+    TOXICITY,
+    Action,
+)
 from moderation.errors import InputError
 
-# Canonical input columns of a comment export.
-COMMENT_ID = "comment_id"
-THREAD_ID = "thread_id"
-PARENT_ID = "parent_id"
-AUTHOR = "author"
-TEXT = "text"
+__all__ = [
+    "ACTION",
+    "ARTICLE_AUTHOR",
+    "ARTICLE_BODY",
+    "ARTICLE_COLUMNS",
+    "ARTICLE_TITLE",
+    "AUTHOR",
+    "BODY",
+    "COMMENT_ID",
+    "CONTEXT_COLUMNS",
+    "CREATED_AT",
+    "DEPTH",
+    "IDENTITY_ATTACK",
+    "INPUT_COLUMNS",
+    "INSULT",
+    "LABELS",
+    "MAX_TEXT_CHARS",
+    "MISSING_PARENT",
+    "OFF_TOPIC",
+    "PARENT_ID",
+    "PARENT_TEXT",
+    "PRIORITY",
+    "PROBLEMS",
+    "PROBLEM_SEPARATOR",
+    "PROFANITY",
+    "REASONS",
+    "REQUIRED_COLUMNS",
+    "ROOT_ID",
+    "ROOT_TEXT",
+    "SCORES",
+    "SEVERE_TOXICITY",
+    "SIBLING_INDEX",
+    "TEXT",
+    "TEXT_COLUMNS",
+    "THREAD_ID",
+    "THREAD_PATH",
+    "THREAT",
+    "TITLE",
+    "TOP_LEVEL",
+    "TOXICITY",
+    "Action",
+    "find_cycles",
+    "has_surrogates",
+    "invalid_text_problem",
+    "replace_surrogates",
+    "require_columns",
+    "resolve_parents",
+    "validate_comments",
+]
+
 CREATED_AT = "created_at"
 INPUT_COLUMNS = (COMMENT_ID, THREAD_ID, PARENT_ID, AUTHOR, TEXT, CREATED_AT)
 REQUIRED_COLUMNS = (COMMENT_ID, TEXT)
@@ -38,27 +115,7 @@ TITLE = "title"
 BODY = "body"
 ARTICLE_COLUMNS = (THREAD_ID, TITLE, BODY)
 
-# Hostility labels, in output order. Each has one classifier in a model bundle.
-TOXICITY = "toxicity"
-SEVERE_TOXICITY = "severe_toxicity"
-INSULT = "insult"
-THREAT = "threat"
-IDENTITY_ATTACK = "identity_attack"
-PROFANITY = "profanity"
-LABELS = (TOXICITY, SEVERE_TOXICITY, INSULT, THREAT, IDENTITY_ATTACK, PROFANITY)
-OFF_TOPIC = "off_topic"
-SCORES = (*LABELS, OFF_TOPIC)
-
 # Thread context added by `thread.attach_context` (internal; only some reach the output).
-PARENT_TEXT = "parent_text"
-ROOT_ID = "root_id"
-ROOT_TEXT = "root_text"
-DEPTH = "depth"
-THREAD_PATH = "thread_path"
-SIBLING_INDEX = "sibling_index"
-ARTICLE_TITLE = "article_title"
-ARTICLE_BODY = "article_body"
-ARTICLE_AUTHOR = "article_author"
 CONTEXT_COLUMNS = (
     PARENT_TEXT,
     ROOT_ID,
@@ -71,34 +128,7 @@ CONTEXT_COLUMNS = (
     ARTICLE_AUTHOR,
 )
 
-# Decision columns added by the rules layer.
-ACTION = "action"
-PRIORITY = "priority"
-REASONS = "reasons"
-PROBLEMS = "problems"
-
-
-class Action(StrEnum):
-    """What the rules decide for a comment, from least to most severe."""
-
-    ALLOW = "allow"
-    REVIEW = "review"
-    HOLD = "hold"
-    REMOVE = "remove"
-
-    @property
-    def severity(self) -> int:
-        """Rank used to pick the strongest action (allow=0 ... remove=3)."""
-        return list(Action).index(self)
-
-
 # Validation ---------------------------------------------------------------------------------
-
-MAX_TEXT_CHARS = 20_000
-"""Texts longer than this are scored on their first ``MAX_TEXT_CHARS`` characters."""
-
-PROBLEM_SEPARATOR = "; "
-"""Joins the problems of one row in the ``problems`` column."""
 
 TEXT_COLUMNS = (COMMENT_ID, THREAD_ID, PARENT_ID, AUTHOR, TEXT)
 """Canonical columns held as strings (missing values become "")."""

@@ -279,7 +279,9 @@ def test_resume_refuses_state_of_another_export(
 
 
 def test_killed_run_resumes_to_the_same_bytes(moderator: Moderator, tmp_path: Path) -> None:
-    source = write_export(synthetic_comments(200, 20, seed=11), tmp_path / "big.csv")
+    # Enough chunks (60) that the run cannot finish between two looks at its state directory,
+    # even when this process gets little of a busy machine.
+    source = write_export(synthetic_comments(600, 60, seed=11), tmp_path / "big.csv")
     out = tmp_path / "scored.csv"
     chunks = state_dir_for(str(out)) / "chunks"
     args = [str(source), "-o", str(out), "--chunk-rows", "10"]

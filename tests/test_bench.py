@@ -284,3 +284,31 @@ def test_worker_measures_ours_through_its_protocol(tmp_path: Path, pool: pd.Data
         ready="READY",
     )
     assert cold.ready_seconds is not None
+
+
+def test_profile_score_times_the_steps_of_score(tmp_path: Path) -> None:
+    """bench/profile_score.py runs on any export and names every step it times."""
+    import subprocess
+
+    texts = ["Thanks for the photos.", "You are an idiot.", "Shut up. Go away, 1d10t!", ""]
+    frame = pd.DataFrame(
+        {
+            "comment_id": [f"c{i}" for i in range(40)],
+            "thread_id": [f"t{i // 8}" for i in range(40)],
+            "parent_id": ["" if i % 8 == 0 else f"c{i - 1}" for i in range(40)],
+            "author": [f"u{i % 5}" for i in range(40)],
+            "text": [texts[i % len(texts)] for i in range(40)],
+        }
+    )
+    corpus = tmp_path / "corpus.csv"
+    frame.to_csv(corpus, index=False)
+    args = ["--corpus", str(corpus), "--repeat", "1", "--steps"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "profile_score.py"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "40 comments: best" in done.stdout
+    for step in ("hostility predict", "explain (total)", "span maps", "off-topic scores"):
+        assert step in done.stdout

@@ -185,3 +185,23 @@ def test_copy_of_bundle_still_loads(saved: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copied"
     shutil.copytree(saved, copy)
     assert load_bundle(copy).path == copy
+
+
+def test_hash_index_is_read_when_first_needed_after_a_hash_check(saved: Path) -> None:
+    loaded = load_bundle(saved)
+    assert loaded.arrays is not None
+    assert "b0_keys" in loaded.arrays
+    assert not any(name.endswith("_keys") for name in loaded.arrays._loaded)  # type: ignore[attr-defined]
+    with (saved / COMPILED).open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelLoadError, match=r"compiled\.npz does not match its SHA-256"):
+        loaded.hostility  # noqa: B018 -- building the batch model reads the rest
+
+
+def test_loaded_bundle_pickles_and_scores_the_same(saved: Path) -> None:
+    import pickle
+
+    loaded = load_bundle(saved)
+    copy = pickle.loads(pickle.dumps(loaded))
+    pd.testing.assert_frame_equal(copy.hostility.predict(TEXTS), loaded.hostility.predict(TEXTS))
+    assert copy.calibration.keys() == loaded.calibration.keys()

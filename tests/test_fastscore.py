@@ -20,7 +20,7 @@ from moderation.bundle import COMPILED, MANIFEST, Bundle, default_bundle_path, l
 from moderation.corpus import load_corpus
 from moderation.errors import ModelLoadError
 from moderation.fastscore import CompiledModel, compile_block
-from moderation.model import HostilityModel
+from moderation.model import HostilityModel, Span
 from moderation.thread import attach_context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,6 +216,132 @@ def test_top_terms_agree_between_engines(small: HostilityModel) -> None:
         ref = small.with_engine("sklearn").top_terms(text, label)
         assert [t for t, _ in fast] == [t for t, _ in ref]
         assert [s for _, s in fast] == pytest.approx([s for _, s in ref], abs=1e-5)
+
+
+# explanations -----------------------------------------------------------------------------------
+#
+# The explanations are computed with whole-array operations (fastscore.top_terms and
+# HostilityModel.span_maps_each). The references below are the plain per-row loops that define
+# them; the fast path must give exactly their terms, spans and figures.
+
+
+def reference_top_terms(
+    model: HostilityModel, text: str, labels: list[str], k: int
+) -> dict[str, list[tuple[str, float]]]:
+    """Per label: tf-idf x coefficient per column of the part behind the score (its best
+    sentence when that beats the whole text); word n-grams count for themselves, a character
+    n-gram is shared equally by the words whose padded form holds it."""
+    from moderation.model import _TOKEN, _as_text
+    from moderation.normalize import normalize_text, split_sentences
+
+    text = _as_text(text)
+    sentences = [text[a:b] for a, b in split_sentences(text)] if model.sentence_weight else []
+    docs = [text, *sentences] if len(sentences) >= 2 else [text]
+    logits = model.decision_function(docs).to_numpy()
+    compiled = model.compiled()
+    word_block, char_block = compiled.blocks
+    word_names, char_names = word_block.column_names(), char_block.column_names()
+    out: dict[str, list[tuple[str, float]]] = {}
+    for label in labels:
+        j = model.labels.index(label)
+        best = int(np.argmax(logits[:, j]))
+        part = docs[best] if logits[best, j] > logits[0, j] else text
+        row = model.transform([part])
+        words = list(dict.fromkeys(_TOKEN.findall(normalize_text(part))))
+        scores: dict[str, float] = {}
+        for col, value in zip(row.indices.tolist(), row.data.tolist(), strict=True):
+            value *= float(compiled.coef64()[col, j])
+            if value == 0.0:
+                continue
+            if col < word_block.n_columns:
+                term = word_names[col]
+                scores[term] = scores.get(term, 0.0) + value
+                continue
+            gram = char_names[col - word_block.n_columns]
+            owners = [w for w in words if gram in f" {w} "]
+            for w in owners:
+                scores[w] = scores.get(w, 0.0) + value / len(owners)
+        ranked = sorted(
+            ((t, v) for t, v in scores.items() if v > 0), key=lambda tv: (-tv[1], tv[0])
+        )
+        out[label] = [(t, round(v, 6)) for t, v in ranked[:k]]
+    return out
+
+
+def reference_spans(
+    model: HostilityModel, text: str, labels: list[str], thresholds: dict[str, float]
+) -> dict[str, dict[str, list[Span]]]:
+    """Per label: the sentences at or above the threshold, and inside them the words whose own
+    score reaches WORD_THRESHOLD, neighbours merged, in original offsets."""
+    from moderation.model import _TOKEN, WORD_THRESHOLD, _as_text, _expit
+    from moderation.normalize import normalize_with_offsets, split_sentences
+
+    text = _as_text(text)
+    sentences = split_sentences(text)
+    norm = normalize_with_offsets(text)
+    tokens = [(m.group(), *norm.original_span(*m.span())) for m in _TOKEN.finditer(norm.text)]
+    distinct = list(dict.fromkeys(t for t, _, _ in tokens))
+    docs = [text[a:b] for a, b in sentences] + distinct
+    if not docs:
+        return {label: {"sentence": [], "word": []} for label in labels}
+    probs = model.calibrate(_expit(model.decision_function(docs).to_numpy()))
+    out: dict[str, dict[str, list[Span]]] = {}
+    for label in labels:
+        j = model.labels.index(label)
+        flagged = [float(probs[i, j]) >= thresholds[label] for i in range(len(sentences))]
+        found = [Span(a, b, float(probs[i, j])) for i, (a, b) in enumerate(sentences) if flagged[i]]
+        words: list[Span] = []
+        previous = -2
+        for t, (token, begin, end) in enumerate(tokens):
+            inside = [i for i, (a, b) in enumerate(sentences) if a <= begin < b]
+            score = float(probs[len(sentences) + distinct.index(token), j])
+            if not inside or not flagged[inside[0]] or score < WORD_THRESHOLD:
+                continue
+            if words and previous == t - 1:
+                words[-1] = Span(words[-1].begin, end, max(words[-1].score, score))
+            else:
+                words.append(Span(begin, end, score))
+            previous = t
+        out[label] = {"sentence": found, "word": words}
+    return out
+
+
+def assert_same_explanations(model: HostilityModel, texts: list[str]) -> None:
+    labels = list(model.labels)
+    thresholds = {label: 0.2 + 0.1 * j for j, label in enumerate(labels)}
+    # Each text asks for its own labels (some for none), as Moderator.score does.
+    wanted = [labels[i % 3 : i % 3 + i % 4] for i in range(len(texts))]
+    terms = model.top_terms_maps(texts, wanted, k=4)
+    spans = model.span_maps_each(texts, wanted, thresholds)
+    everything = model.span_maps(texts, labels, thresholds)
+    for text, labels_of, got_terms, got_spans, all_spans in zip(
+        texts, wanted, terms, spans, everything, strict=True
+    ):
+        assert got_terms == reference_top_terms(model, text, labels_of, 4), text
+        assert got_spans == reference_spans(model, text, labels_of, thresholds), text
+        assert all_spans == reference_spans(model, text, labels, thresholds), text
+
+
+def test_explanations_match_the_reference_loops(small: HostilityModel) -> None:
+    texts = fixture_texts()[:150] + shipped_texts()[:50]
+    texts += ["", "   ", "You 1d10t. Shut up, i d i o t!", "x" * 30_000, "\u200b idi\u043et"]
+    assert_same_explanations(small, texts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(nasty_text, min_size=1, max_size=6))
+def test_explanations_of_nasty_text_match_the_reference_loops(
+    small: HostilityModel, texts: list[str]
+) -> None:
+    assert_same_explanations(small, texts)
+
+
+@pytest.mark.skipif(not REAL_DATASETS.is_dir(), reason=f"no shared datasets at {REAL_DATASETS}")
+def test_shipped_explanations_match_the_reference_on_real_comments(
+    shipped: HostilityModel,
+) -> None:
+    texts = real_comments(600)
+    assert_same_explanations(shipped, texts)
 
 
 # loading ----------------------------------------------------------------------------------------

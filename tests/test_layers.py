@@ -10,6 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "moderation"
 LAYERS = [
     "errors",
+    "contract",  # the contract's names without pandas (schema and dynamics hold them too)
     "schema",
     # Reading platform exports: io (the front door) dispatches to these, so they sit below it.
     "formats",
@@ -34,6 +35,7 @@ LAYERS = [
     "dynamics",
     "conditions",
     "rules",
+    "single",  # one comment scored and decided without data frames (score_one)
     "review",
     # The review queue database: reviewqueue (the front door) is built from these.
     "queuetables",

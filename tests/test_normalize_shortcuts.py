@@ -1,11 +1,29 @@
-"""The speed shortcuts of normalisation change nothing: same text, same offsets as full passes."""
+"""The speed shortcuts of normalisation change nothing: same text, same offsets as full passes.
+
+The shortcuts are: hints that skip a pattern, early stops between passes, the untracked run
+standing in for the tracked one when no character moved, and the per-batch memo.
+"""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from moderation.normalize import _run
+from moderation import normalize
+from moderation.normalize import (
+    _MEMO,
+    _SENTENCE_MEMO,
+    MIN_SENTENCE_WORD_CHARS,
+    Normalized,
+    _run,
+    memoized,
+    normalize_text,
+    normalize_with_offsets,
+    split_sentences,
+)
 
 # Letters, look-alikes, leet and masking symbols, separators of spaced letters, marks,
 # invisible characters, links and mentions: what the shortcuts skip or stop early on.
@@ -42,3 +60,68 @@ def fast(text: str, track: bool) -> tuple[str, list[int] | None, list[int] | Non
 def test_shortcuts_give_the_full_result(text: str) -> None:
     assert fast(text, track=False) == full(text, track=False)
     assert fast(text, track=True) == full(text, track=True)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(texts, st.text(max_size=80)))
+@example("Hello World")  # nothing moves: the untracked run stands in
+@example(" Hello")  # stripped: moved
+@example("\u4e2d\u0301")  # a cluster rewritten to itself: each character maps to both
+def test_offsets_without_tracking_are_the_tracked_offsets(text: str) -> None:
+    state = _run(text, track=True, shortcuts=False)
+    assert state.starts is not None and state.ends is not None
+    expected = Normalized(state.text, tuple(state.starts), tuple(state.ends))
+    assert normalize_with_offsets(text) == expected
+    with memoized():
+        normalize_text(text)  # the memo now holds the text: the next call reads it
+        assert normalize_with_offsets(text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(texts, st.text(max_size=40)), max_size=8))
+def test_memoized_gives_the_same_results_and_forgets_them(batch: list[str]) -> None:
+    plain = [(normalize_text(t), split_sentences(t)) for t in batch]
+    with memoized():
+        twice = [[(normalize_text(t), split_sentences(t)) for t in batch] for _ in range(2)]
+        with memoized():  # nested: the outer memo is reused
+            assert _MEMO.get() is not None
+            inner = [(normalize_text(t), split_sentences(t)) for t in batch]
+        assert _MEMO.get() is not None  # the inner block did not end the outer one
+        if batch:
+            split_sentences(batch[0]).append((0, 0))  # callers own the list they get
+            assert split_sentences(batch[0]) == plain[0][1]
+    assert twice == [plain, plain]
+    assert inner == plain
+    assert _MEMO.get() is None
+    assert _SENTENCE_MEMO.get() is None
+
+
+class _CountingWordChars:
+    """The plain definition of "enough word characters": count them all."""
+
+    def match(self, text: str, begin: int, end: int) -> bool:
+        return len(re.findall(r"\w", text[begin:end])) >= MIN_SENTENCE_WORD_CHARS
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(texts, st.text(alphabet=st.sampled_from("ab1_ .!?\n\t\u2026\"'\u00e9-"))))
+def test_sentence_pieces_are_joined_as_by_counting(text: str) -> None:
+    fast = split_sentences(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(normalize, "_ENOUGH_WORD_CHARS", _CountingWordChars())
+        assert split_sentences(text) == fast
+
+
+def test_batch_memos_live_as_long_as_the_block() -> None:
+    assert normalize.batch_memo("x") is None
+    with memoized():
+        memo = normalize.batch_memo("x")
+        assert memo is not None
+        memo["a"] = 1
+        assert normalize.batch_memo("x") is memo
+        assert normalize.batch_memo("y") == {}
+        with memoized():
+            assert normalize.batch_memo("x") is memo
+    assert normalize.batch_memo("x") is None
+    with memoized():
+        assert normalize.batch_memo("x") == {}

@@ -63,7 +63,7 @@ def test_default_rules_are_valid_and_never_remove_off_topic() -> None:
     assert default.rules
     for rule in default.rules:
         if "off_topic" in rule.when.columns():
-            assert rule.action is not schema.Action.REMOVE
+            assert rule.action != schema.Action.REMOVE.value
 
 
 def test_no_match_allows(rules: Rules) -> None:

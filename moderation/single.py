@@ -1,0 +1,702 @@
+"""One comment at a time, without pandas: the fast path of ``Moderator.score_one``.
+
+A comment system calls ``score_one`` on every new comment, so one call must cost microseconds,
+not the milliseconds of building data frames and running the batch pipeline for one row. This
+module computes, for a comment scored on its own (no parent, no article), exactly what
+``Moderator.score`` computes for a one-row export:
+
+- **features**: the bundle's compiled vocabularies as dictionaries from n-gram to column, and
+  scikit-learn's ``word`` / ``char_wb`` analyzers in plain Python. For one short text, slicing
+  strings and looking them up is several times faster than the vectorised hashing of
+  :mod:`moderation.fastscore`, whose fixed cost per call (dozens of NumPy operations) is built
+  for batches. Sublinear tf, idf and the per-block l2 norm follow the ``TfidfVectorizer``.
+- **scores**: whole text and best sentence combined by the model's ``sentence_weight`` and
+  calibrated, as :meth:`moderation.model.HostilityModel.combine`;
+- **facts**: what thread context, dynamics and signals give a lone comment (depth 0, no parent,
+  no article, no author), as a plain mapping;
+- **rules**: :func:`moderation.rules.decide`, the one-record form of ``apply_rules``;
+- **explanations** of the flagged labels (terms, sentence and word spans) and the words quoted
+  in the reasons, computed from the same arrays as ``HostilityModel.top_terms_map`` and
+  ``span_map`` compute them, so that a toxic comment does not pull in the full model either.
+
+Words recur from comment to comment, so each word's character n-gram columns and each word's
+scores (for word spans) are remembered, up to :data:`WORD_CACHE` words each.
+
+Rules that test what this path does not compute (links, mentions, capitals, or a column a
+one-row export would not have) make ``score_one`` take the frame path instead, so the decision
+is the same either way; ``tests/test_single.py`` checks the parity on real and generated texts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from moderation import contract
+from moderation.calibration import Calibration, apply_calibration
+from moderation.conditions import All, Condition, InSet, Not
+from moderation.normalize import normalize_text, normalize_with_offsets, split_sentences
+from moderation.rules import Decision, Rule, Rules, by_priority, decide, resolve_precision
+
+if TYPE_CHECKING:
+    from moderation.bundle import Bundle
+
+__all__ = [
+    "CACHED_WORD_CHARS",
+    "COMMENT_ID",
+    "EXPLAIN_AT",
+    "TERMS_PER_LABEL",
+    "THREAD_ID",
+    "WORD_CACHE",
+    "WORD_THRESHOLD",
+    "LoneComment",
+    "SingleScorer",
+    "Span",
+    "TextScorer",
+    "evidence_labels",
+    "quote_evidence",
+]
+
+#: How many n-grams to quote in a reason.
+TERMS_PER_LABEL = 3
+#: Scores from which a reason quotes its evidence.
+EXPLAIN_AT = 0.5
+#: The ids ``score_one`` gives its comment (rules may scope on them).
+COMMENT_ID = "comment"
+THREAD_ID = "t"
+
+F64 = npt.NDArray[np.float64]
+
+#: A word is part of a word-level span when its own score reaches this (model.WORD_THRESHOLD).
+WORD_THRESHOLD = 0.5
+#: Words of a normalised text, as explanations and spans split it.
+_WORD = re.compile(r"\w+")
+#: scikit-learn's default token pattern (the word block's).
+_TOKEN = re.compile(r"(?u)\b\w+\b")
+#: Facts a lone comment has that this path does not compute: the frame path answers rules on them.
+_NOT_COMPUTED = frozenset({contract.LINKS, contract.MENTIONS, contract.CAPS_RATIO})
+#: Text facts (a scope compares them as written; numbers it would compare as pandas prints them).
+_TEXT_FACTS = frozenset(
+    {
+        contract.COMMENT_ID,
+        contract.THREAD_ID,
+        contract.TEXT,
+        contract.AUTHOR,
+        contract.PROBLEMS,
+        contract.PARENT_TEXT,
+        contract.ROOT_ID,
+        contract.ROOT_TEXT,
+        contract.THREAD_PATH,
+        contract.ARTICLE_TITLE,
+        contract.ARTICLE_BODY,
+        contract.ARTICLE_AUTHOR,
+        contract.DERAILED_AT,
+    }
+)
+
+
+#: Words whose character n-gram columns (and scores) are remembered: most words of a comment
+#: were seen before. Words longer than :data:`CACHED_WORD_CHARS` are not, so that the memory
+#: stays bounded (a few tens of MB) whatever the comments.
+WORD_CACHE = 50_000
+CACHED_WORD_CHARS = 40
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One TF-IDF block: its analyzer, n-gram range and vocabulary (n-gram -> global column)."""
+
+    analyzer: str
+    low: int
+    high: int
+    vocabulary: dict[str, int]
+    #: char_wb: word -> the columns of its n-grams (n-grams never cross a word).
+    words: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    def columns(self, doc: str) -> Counter[int]:
+        """Column -> count of the in-vocabulary n-grams of a normalised text."""
+        get = self.vocabulary.get
+        if self.analyzer == "word":
+            found: Counter[int | None] = Counter(map(get, _word_grams(doc, self.low, self.high)))
+            found.pop(None, None)  # the n-grams outside the vocabulary
+            return found  # type: ignore[return-value]  # None is gone
+        cols: list[int] = []
+        for word in doc.split():
+            cols += self.words.get(word) or self.word_columns(word)
+        return Counter(cols)
+
+    def word_columns(self, word: str) -> tuple[int, ...]:
+        """char_wb: the columns of the n-grams of one whitespace-free word (remembered)."""
+        hits = self.words.get(word)
+        if hits is None:
+            get = self.vocabulary.get
+            grams = _char_grams(word, self.low, self.high)
+            hits = tuple([c for c in map(get, grams) if c is not None])
+            if len(word) <= CACHED_WORD_CHARS:
+                if len(self.words) >= WORD_CACHE:
+                    self.words.clear()
+                self.words[word] = hits
+        return hits
+
+
+def _word_grams(doc: str, low: int, high: int) -> list[str]:
+    """scikit-learn's ``word`` analyzer: tokens, then their n-grams joined by single spaces."""
+    tokens = _TOKEN.findall(doc)
+    grams = list(tokens) if low == 1 else []
+    for n in range(max(low, 2), min(high, len(tokens)) + 1):
+        grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return grams
+
+
+def _char_grams(doc: str, low: int, high: int) -> list[str]:
+    """scikit-learn's ``char_wb`` analyzer: n-grams of each space-padded word.
+
+    A padded word no longer than ``n`` is one n-gram on its own, counted once.
+    """
+    grams: list[str] = []
+    for word in doc.split():
+        padded = f" {word} "
+        size = len(padded)
+        for n in range(low, high + 1):
+            if size <= n:
+                grams.append(padded)
+                break
+            grams += [padded[i : i + n] for i in range(size - n + 1)]
+    return grams
+
+
+class TextScorer:
+    """The bundle's hostility model over its compiled arrays, for one text at a time.
+
+    Gives :meth:`moderation.model.HostilityModel.predict` of one text (to rounding: the sums
+    run in another order).
+    """
+
+    def __init__(
+        self,
+        arrays: Mapping[str, npt.NDArray[Any]],
+        *,
+        sentence_weight: float,
+        calibration: Mapping[str, Calibration] | None = None,
+    ) -> None:
+        self.labels = tuple(str(x) for x in arrays["labels"])
+        self.sentence_weight = float(sentence_weight)
+        self.calibration = dict(calibration or {})
+        self.intercept = np.asarray(arrays["intercept"], dtype=np.float64)
+        blocks: list[_Block] = []
+        names_of_columns: list[str] = []
+        idf: list[npt.NDArray[np.float32]] = []
+        coef: list[npt.NDArray[np.float32]] = []
+        start = 0
+        for k, analyzer in enumerate(arrays["analyzers"]):
+            low, high, _ = (int(x) for x in arrays[f"b{k}_meta"])
+            names = arrays[f"b{k}_names"].tobytes().decode("utf-8")
+            bounds = arrays[f"b{k}_name_offsets"].tolist()
+            terms = [names[a:b] for a, b in itertools.pairwise(bounds)]
+            block_idf = np.asarray(arrays[f"b{k}_idf"], dtype=np.float32)
+            block_coef = np.asarray(arrays[f"b{k}_coef"], dtype=np.float32)
+            if str(analyzer) not in ("word", "char_wb"):
+                raise ValueError(f"block {k}: cannot score analyzer {analyzer!r}")
+            if not len(terms) == len(block_idf) == block_coef.shape[0]:
+                raise ValueError(f"block {k}: names, idf and coefficients differ in length")
+            blocks.append(
+                _Block(
+                    str(analyzer),
+                    low,
+                    high,
+                    dict(zip(terms, range(start, start + len(terms)), strict=True)),
+                )
+            )
+            names_of_columns += terms
+            idf.append(block_idf)
+            coef.append(block_coef)
+            start += len(terms)
+        self.blocks = tuple(blocks)
+        #: The n-gram of every column (word block first), for explanations.
+        self.names = names_of_columns
+        self.n_word = len(blocks[0].vocabulary) if blocks and blocks[0].analyzer == "word" else 0
+        # float64 as the compiled engine multiplies (float32 coefficients, float64 features).
+        self.idf = np.concatenate(idf).astype(np.float64)
+        self.coef = np.vstack(coef).astype(np.float64)
+        self._word_logits: dict[str, F64] = {}
+        self._knots = {
+            label: (found.x.tolist(), found.y.tolist()) for label, found in self.calibration.items()
+        }
+        if self.coef.shape[1] != len(self.labels) or self.intercept.shape != (len(self.labels),):
+            raise ValueError("coefficients and intercepts do not match the labels")
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> TextScorer:
+        """The scorer of a loaded bundle (its ``compiled.npz``, or the compiled pickled model)."""
+        arrays = bundle.arrays
+        if arrays is None or bundle.compiled_info is None:
+            arrays = bundle.hostility.compiled().to_arrays()
+        return cls(arrays, sentence_weight=bundle.sentence_weight, calibration=bundle.calibration)
+
+    def logits(self, docs: Sequence[str]) -> F64:
+        """Log-odds ``[len(docs), n_labels]`` of normalised texts."""
+        cols: list[int] = []
+        counts: list[int] = []
+        segment: list[int] = []  # (doc, block) of each entry
+        for d, doc in enumerate(docs):
+            for b, block in enumerate(self.blocks):
+                found = block.columns(doc)
+                cols += found.keys()
+                counts += found.values()
+                segment += [d * len(self.blocks) + b] * len(found)
+        out = np.tile(self.intercept, (len(docs), 1))
+        if not cols:
+            return out
+        at = np.asarray(cols, dtype=np.intp)
+        seg = np.asarray(segment, dtype=np.intp)
+        values = np.log(np.asarray(counts, dtype=np.float64))
+        values += 1.0
+        values *= self.idf[at]
+        norms = np.sqrt(np.bincount(seg, weights=values * values))
+        values /= norms[seg]
+        if len(docs) == 1:
+            out[0] += values @ self.coef[at]
+        else:
+            weights = np.zeros((len(docs), len(at)))
+            weights[seg // len(self.blocks), np.arange(len(at))] = values
+            out += weights @ self.coef[at]
+        return out
+
+    def scores(self, text: str) -> list[float]:
+        """Calibrated scores of one text (cut to ``MAX_TEXT_CHARS``), in label order."""
+        text = text[: contract.MAX_TEXT_CHARS]
+        offsets = split_sentences(text)
+        docs = [text]
+        if len(offsets) > 1:
+            docs += [text[a:b] for a, b in offsets]
+        logits = self.logits([normalize_text(doc) for doc in docs])
+        whole = logits[0].tolist()
+        best = np.max(logits, axis=0).tolist() if len(docs) > 1 else whole
+        # Six numbers: plain floats are faster than NumPy calls on arrays this small.
+        w = self.sentence_weight
+        out = []
+        for label, a, b in zip(self.labels, whole, best, strict=True):
+            p_whole = _logistic(a)
+            combined = (1.0 - w) * p_whole + w * max(p_whole, _logistic(b))
+            knots = self._knots.get(label)
+            out.append(combined if knots is None else _interp(combined, *knots))
+        return out
+
+    # ------------------------------------------------------------------ explanations
+
+    def vector(self, doc: str) -> tuple[npt.NDArray[np.intp], F64]:
+        """A normalised text's tf-idf entries: columns in increasing order and their values."""
+        cols: list[int] = []
+        counts: list[int] = []
+        segment: list[int] = []
+        for b, block in enumerate(self.blocks):
+            found = block.columns(doc)
+            cols += found.keys()
+            counts += found.values()
+            segment += [b] * len(found)
+        at = np.asarray(cols, dtype=np.intp)
+        order = np.argsort(at, kind="stable")
+        at, seg = at[order], np.asarray(segment, dtype=np.intp)[order]
+        values = np.log(np.asarray(counts, dtype=np.float64)[order])
+        values += 1.0
+        values *= self.idf[at]
+        if len(at):
+            values /= np.sqrt(np.bincount(seg, weights=values * values))[seg]
+        return at, values
+
+    def explain(
+        self,
+        text: str,
+        terms_for: Sequence[str],
+        spans_for: Sequence[str],
+        thresholds: Mapping[str, float],
+        k: int = TERMS_PER_LABEL,
+    ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, dict[str, list[Span]]]]:
+        """``HostilityModel.top_terms_map`` and ``span_map`` of one text, from these arrays.
+
+        ``terms_for`` labels get their top ``k`` terms; ``spans_for`` labels their sentence
+        and word spans at ``thresholds`` (0.5 for a label without one).
+        """
+        if not terms_for and not spans_for:
+            return {}, {}
+        text = text[: contract.MAX_TEXT_CHARS]
+        memo: dict[str, tuple[tuple[npt.NDArray[np.intp], F64], F64]] = {}
+
+        def scored(raw: str) -> tuple[tuple[npt.NDArray[np.intp], F64], F64]:
+            """The vector and log-odds of a raw text, computed once per normalised form."""
+            norm = normalize_text(raw)
+            found = memo.get(norm)
+            if found is None:
+                cols, values = self.vector(norm)
+                found = memo[norm] = ((cols, values), values @ self.coef[cols] + self.intercept)
+            return found
+
+        def word_logits(word: str) -> F64:
+            """The log-odds of one word (words recur across comments: remembered)."""
+            found = self._word_logits.get(word)
+            if found is None:
+                found = scored(word)[1]
+                if len(word) <= CACHED_WORD_CHARS:
+                    if len(self._word_logits) >= WORD_CACHE:
+                        self._word_logits.clear()
+                    self._word_logits[word] = found
+            return found
+
+        terms = self._top_terms(text, terms_for, k, scored) if terms_for else {}
+        spans = self._spans(text, spans_for, thresholds, scored, word_logits) if spans_for else {}
+        return terms, spans
+
+    def _top_terms(
+        self, text: str, labels: Sequence[str], k: int, scored: _Scored
+    ) -> dict[str, list[tuple[str, float]]]:
+        """Per label: the words behind its score, from the best sentence if it beats the text.
+
+        Word n-gram contributions (tf-idf x coefficient) count as they are; a character
+        n-gram's is shared among the words of the part whose padded form holds it.
+        """
+        docs = [text]
+        offsets = split_sentences(text) if self.sentence_weight != 0.0 else []
+        if len(offsets) >= 2:
+            docs += [text[a:b] for a, b in offsets]
+        found = [scored(doc) for doc in docs]
+        sentence_logits = np.stack([logits for _, logits in found[1:]]) if len(docs) > 1 else None
+        out: dict[str, list[tuple[str, float]]] = {}
+        shares: dict[int, _Shares] = {}
+        for label in labels:
+            j = self.labels.index(label)
+            chosen = 0
+            if sentence_logits is not None:
+                best = 1 + int(np.argmax(sentence_logits[:, j]))
+                if found[best][1][j] > found[0][1][j]:
+                    chosen = best
+            (cols, values), _ = found[chosen]
+            if chosen not in shares:
+                shares[chosen] = self._shares(docs[chosen], cols)
+            terms, entry, term_of, divisor = shares[chosen]
+            contrib = values * self.coef[cols, j]
+            # Per term, its contributions added in column order (as the model's loop adds them).
+            sums = np.bincount(term_of, weights=contrib[entry] / divisor, minlength=len(terms))
+            ranked = sorted(
+                ((terms[t], float(sums[t])) for t in np.flatnonzero(sums > 0).tolist()),
+                key=lambda ts: (-ts[1], ts[0]),
+            )
+            out[label] = [(t, round(v, 6)) for t, v in ranked[:k]]
+        return out
+
+    def _shares(self, part: str, cols: npt.NDArray[np.intp]) -> _Shares:
+        """Which terms each column's contribution goes to: a word n-gram to itself, a
+        character n-gram shared equally among the words whose padded form holds it.
+
+        Entries are ordered as ``HostilityModel.top_terms`` adds them up: word columns, then
+        character columns, each in column order (a column's words in text order).
+        """
+        index: dict[str, int] = {}
+        n_word = int(np.searchsorted(cols, self.n_word))
+        entry = [np.arange(n_word, dtype=np.intp)]
+        term_of = [
+            np.fromiter(
+                (index.setdefault(self.names[c], len(index)) for c in cols[:n_word].tolist()),
+                dtype=np.intp,
+                count=n_word,
+            )
+        ]
+        divisor = [np.ones(n_word)]
+        char = next((b for b in self.blocks if b.analyzer == "char_wb"), None)
+        words = list(dict.fromkeys(_WORD.findall(normalize_text(part))))
+        if char is not None and words and n_word < len(cols):
+            # Each word's n-gram columns (a word has no whitespace: its char_wb n-grams are
+            # those of the word alone, which the block remembers).
+            held = [np.unique(np.asarray(char.word_columns(w), dtype=np.intp)) for w in words]
+            pair_col = np.concatenate(held)
+            pair_word = np.repeat(np.arange(len(words)), [len(h) for h in held])
+            at = np.searchsorted(cols, pair_col)
+            keep = (at < len(cols)) & (cols[np.minimum(at, len(cols) - 1)] == pair_col)
+            at, pair_word = at[keep], pair_word[keep]
+            order = np.argsort(at, kind="stable")  # by column, words in text order
+            at, pair_word = at[order], pair_word[order]
+            owners = np.bincount(at, minlength=len(cols))
+            terms = np.fromiter(
+                (index.setdefault(w, len(index)) for w in words), dtype=np.intp, count=len(words)
+            )
+            entry.append(at)
+            term_of.append(terms[pair_word])
+            divisor.append(owners[at].astype(np.float64))
+        return (
+            list(index),
+            np.concatenate(entry),
+            np.concatenate(term_of),
+            np.concatenate(divisor),
+        )
+
+    def _spans(
+        self,
+        text: str,
+        labels: Sequence[str],
+        thresholds: Mapping[str, float],
+        scored: _Scored,
+        word_logits: Callable[[str], F64],
+    ) -> dict[str, dict[str, list[Span]]]:
+        """Per label: the sentences reaching its threshold, and the words inside them whose
+        own score reaches :data:`WORD_THRESHOLD` (neighbours merged), in original offsets."""
+        sentences = split_sentences(text)
+        norm = normalize_with_offsets(text)
+        tokens = [(m.group(), *norm.original_span(*m.span())) for m in _WORD.finditer(norm.text)]
+        owners: list[int] = []  # the sentence of each word (-1: none), both in text order
+        at = 0
+        for _, begin, _ in tokens:
+            while at < len(sentences) and sentences[at][1] <= begin:
+                at += 1
+            owners.append(at if at < len(sentences) and sentences[at][0] <= begin else -1)
+        distinct = list(dict.fromkeys(t for t, _, _ in tokens))
+        row = {word: r for r, word in enumerate(distinct, start=len(sentences))}
+        if sentences or distinct:
+            logits = np.stack(
+                [scored(text[a:b])[1] for a, b in sentences] + [word_logits(w) for w in distinct]
+            )
+            probs = apply_calibration(_expit(logits), self.labels, self.calibration)
+        else:
+            probs = np.zeros((0, len(self.labels)))
+        out: dict[str, dict[str, list[Span]]] = {}
+        for label in labels:
+            j = self.labels.index(label)
+            cut = float(thresholds.get(label, 0.5))
+            flagged = [float(probs[i, j]) >= cut for i in range(len(sentences))]
+            sentence_spans = [
+                Span(a, b, float(probs[i, j])) for i, (a, b) in enumerate(sentences) if flagged[i]
+            ]
+            words: list[Span] = []
+            previous = -2
+            for t, (token, begin, end) in enumerate(tokens):
+                score = float(probs[row[token], j])
+                owner = owners[t]
+                if owner < 0 or not flagged[owner] or score < WORD_THRESHOLD:
+                    continue
+                if words and previous == t - 1:  # neighbouring words form one span
+                    words[-1] = Span(words[-1].begin, end, max(words[-1].score, score))
+                else:
+                    words.append(Span(begin, end, score))
+                previous = t
+            out[label] = {"sentence": sentence_spans, "word": words}
+        return out
+
+
+_Scored = Callable[[str], tuple[tuple[npt.NDArray[np.intp], F64], F64]]
+#: A part's terms, and per entry: the column position, the term and the share's divisor.
+_Shares = tuple[list[str], npt.NDArray[np.intp], npt.NDArray[np.intp], F64]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of the original text and its score (``moderation.model.Span``'s twin)."""
+
+    begin: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, int | float]:
+        """``{"begin": ..., "end": ..., "score": ...}`` (score rounded to 4 digits)."""
+        return {"begin": self.begin, "end": self.end, "score": round(self.score, 4)}
+
+
+def _logistic(x: float) -> float:
+    """The logistic function of one number (``_expit`` for plain floats)."""
+    try:
+        return 1.0 / (1.0 + math.exp(-x))
+    except OverflowError:  # x below about -709: exp(-x) is inf in NumPy, so the result is 0
+        return 0.0
+
+
+def _interp(x: float, xs: list[float], ys: list[float]) -> float:
+    """``numpy.interp(x, xs, ys)`` for one number: linear between knots, clamped at the ends."""
+    if x != x:  # NaN
+        return x
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    j = bisect_right(xs, x) - 1
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    return slope * (x - xs[j]) + ys[j]
+
+
+def _expit(x: F64) -> F64:
+    """The logistic function, as ``moderation.model`` computes it."""
+    with np.errstate(over="ignore"):
+        out: F64 = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+@dataclass(frozen=True)
+class LoneComment:
+    """What ``Moderator.score`` decides for a one-row export holding only this comment."""
+
+    text: str  # as scored: undecodable characters replaced
+    scores: dict[str, float]
+    decision: Decision
+    problems: list[str]
+
+
+class SingleScorer:
+    """Scores and decides one comment with no parent and no article, without pandas.
+
+    Built once per moderator; the vocabularies (a few tens of milliseconds) only when the
+    rules are ``supported``.
+    """
+
+    def __init__(self, bundle: Bundle, rules: Rules) -> None:
+        self.bundle = bundle
+        resolved = resolve_precision(rules, bundle.precision_thresholds, bundle.thresholds)
+        self.rules: tuple[Rule, ...] = by_priority(resolved)
+        self.columns = resolved.columns()
+        self.supported = _supported(resolved, self.columns)
+
+    @cached_property
+    def model(self) -> TextScorer:
+        """The bundle's hostility model for one text at a time."""
+        return TextScorer.from_bundle(self.bundle)
+
+    def score(self, text: str) -> LoneComment:
+        """Scores, action, priority, reasons (without the quoted evidence) and problems."""
+        problems: list[str] = []
+        if not _encodable(text):
+            text, note = _repair(text)
+            problems.append(note)
+        if text.strip() == "":
+            problems.append("empty text")
+            values = [math.nan] * len(self.model.labels)
+        else:
+            values = self.model.scores(text)
+        if len(text) > contract.MAX_TEXT_CHARS:
+            problems.append(
+                f"text is {len(text):,} characters; scored on the first {contract.MAX_TEXT_CHARS:,}"
+            )
+        scores = dict(zip(self.model.labels, values, strict=True))
+        scores[contract.OFF_TOPIC] = math.nan
+        record = _facts(text, scores, contract.PROBLEM_SEPARATOR.join(problems))
+        return LoneComment(text, scores, decide(record, self.rules), problems)
+
+
+def _facts(text: str, scores: Mapping[str, float], problems: str) -> dict[str, Any]:
+    """The columns rules can test for a lone comment, with the frame path's values and types."""
+    facts = dict(_LONE)
+    facts.update(scores)
+    facts[contract.ROOT_TEXT] = facts[contract.TEXT] = text
+    facts["length"] = len(text)
+    facts[contract.PROBLEMS] = problems
+    return facts
+
+
+#: What every lone comment has in common: no parent, no article, no author, a thread of one.
+_LONE: dict[str, Any] = {
+    # thread context
+    contract.PARENT_TEXT: "",
+    contract.ROOT_ID: COMMENT_ID,
+    contract.ROOT_TEXT: "",
+    contract.DEPTH: 0,
+    contract.THREAD_PATH: COMMENT_ID,
+    contract.SIBLING_INDEX: 1,
+    contract.ARTICLE_TITLE: "",
+    contract.ARTICLE_BODY: "",
+    contract.ARTICLE_AUTHOR: "",
+    # similarities behind off_topic: nothing to compare with
+    "sim_article": math.nan,
+    "sim_parent": math.nan,
+    "sim_thread": math.nan,
+    # dynamics of a one-comment thread
+    contract.DERAILED_AT: "",
+    contract.DERAILED: 0,
+    contract.BACK_AND_FORTH: 0,
+    contract.PARTICIPANTS: 0,
+    contract.HOSTILITY_TREND: 0.0,
+    contract.USER_DIRECTED_INSULT: 0.0,
+    # signals of a comment with no author and no parent
+    contract.IS_REPLY: 0,
+    contract.AUTHOR_COMMENTS: 0,
+    contract.AUTHOR_FLAGGED: 0,
+    contract.AUTHOR_FIRST: 0,
+    contract.AUTHOR_IS_ARTICLE_AUTHOR: 0,
+    contract.AUTHOR_ESCALATED: 0,
+    contract.AUTHOR_QUEUE_ESCALATED: 0,
+    contract.AUTHOR_QUEUE_REJECTED: 0,
+    **dict.fromkeys(contract.PARENT_SCORES, math.nan),
+    "length": 0,
+    contract.TEXT: "",
+    contract.AUTHOR: "",
+    contract.COMMENT_ID: COMMENT_ID,
+    contract.THREAD_ID: THREAD_ID,
+    contract.PROBLEMS: "",
+}
+
+
+#: The columns :func:`_facts` provides.
+_FACTS = frozenset(_facts("", {s: 0.0 for s in contract.SCORES}, ""))
+
+
+def _supported(rules: Rules, columns: Sequence[str]) -> bool:
+    """Whether every column the rules test is a fact this path computes, as the frame holds it."""
+    if any(c not in _FACTS or c in _NOT_COMPUTED for c in columns):
+        return False
+    return all(scope.column in _TEXT_FACTS for rule in rules.rules for scope in _scopes(rule.when))
+
+
+def _scopes(condition: Condition) -> list[InSet]:
+    if isinstance(condition, InSet):
+        return [condition]
+    if isinstance(condition, Not):
+        return _scopes(condition.part)
+    if isinstance(condition, All):  # Any_ too
+        return [s for part in condition.parts for s in _scopes(part)]
+    return []
+
+
+def _encodable(text: str) -> bool:
+    """False when ``text`` holds lone surrogates (undecodable bytes smuggled in by a reader)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _repair(text: str) -> tuple[str, str]:
+    """The text with undecodable bytes replaced, and the problem the frame path records."""
+    from moderation.schema import invalid_text_problem, replace_surrogates  # pandas: rare case
+
+    return replace_surrogates(text), invalid_text_problem(contract.TEXT)
+
+
+def evidence_labels(decision: Decision, scores: Mapping[str, float]) -> list[str]:
+    """The labels whose words the reasons of a lone comment quote (none when it is allowed)."""
+    if decision.action == contract.Action.ALLOW.value:
+        return []
+    return [label for label in contract.LABELS if scores[label] >= EXPLAIN_AT]
+
+
+def quote_evidence(
+    decision: Decision, labels: Sequence[str], terms: Mapping[str, list[tuple[str, float]]]
+) -> str:
+    """The reasons of a lone comment with the words behind its high scores.
+
+    As ``Moderator._explain`` words them: ``words: insult: 'idiot', 'you' | toxicity: ...``
+    for each of :func:`evidence_labels` (a lone comment has no off-topic evidence).
+    """
+    quoted = [
+        f"{label}: " + ", ".join(f"'{t}'" for t, _ in terms[label])
+        for label in labels
+        if terms[label]
+    ]
+    if not quoted:
+        return decision.reasons
+    return "; ".join([decision.reasons, "words: " + " | ".join(quoted)])
