@@ -6,10 +6,14 @@ scores and thread structure and adds columns the rules can test:
 - ``derailed_at``: for every comment of a sub-thread that left the article, the
   id of the comment where it left; "" elsewhere. A chain is followed from its
   top-level comment down. Its off-topic level is smoothed along the chain (a
-  single odd reply does not flip it) with hysteresis: the chain leaves the
-  article when the smoothed level reaches ``enter`` and returns when it falls
-  below ``leave``. Short replies ("ok bye", "well said") carry no topic and
-  keep their parent's state. After a return the chain is not derailed.
+  single odd reply does not flip it) with hysteresis: the chain is confirmed
+  off the article when the smoothed level reaches ``enter`` and returns when it
+  falls below ``leave``. Smoothing confirms a departure a reply late when the
+  comment that left followed an on-topic one, so the sub-thread is then started
+  back at the first of the comments just above whose own score already reached
+  ``enter``.
+  Short replies ("ok bye", "well said") carry no topic and keep their parent's
+  state. After a return the chain is not derailed.
 - ``derailed``: 1 for comments with a ``derailed_at``, else 0 (for rules).
 - ``back_and_forth``: how many replies in a row, up to this one, alternate
   between the same two authors.
@@ -76,6 +80,9 @@ class Derailment:
         Replies with fewer words keep their parent's state.
     trend_window : int
         How many comments of the chain the hostility slope looks at.
+    walk_back : bool
+        Start a sub-thread where it left rather than where smoothing confirmed
+        it (see `_derail`); off only to measure what the walk changes.
     """
 
     smoothing: float = 0.6
@@ -83,6 +90,7 @@ class Derailment:
     leave: float = 0.35
     min_words: int = 4
     trend_window: int = 5
+    walk_back: bool = True
 
 
 def thread_dynamics(
@@ -121,25 +129,8 @@ def thread_dynamics(
     tox = scores[schema.TOXICITY].to_numpy(dtype=float)
     words = np.array([len(_WORD.findall(t)) for t in texts])
 
-    level = np.full(n, np.nan)
-    derailed_at = np.full(n, -1, dtype=np.int64)
-    for i in order.tolist():
-        p = int(parents[i])
-        up_level = level[p] if p >= 0 else np.nan
-        up_start = int(derailed_at[p]) if p >= 0 else -1
-        if np.isnan(off[i]) or words[i] < cfg.min_words:
-            level[i], derailed_at[i] = up_level, up_start  # no topic of its own
-            continue
-        own = (
-            off[i]
-            if np.isnan(up_level)
-            else cfg.smoothing * off[i] + (1 - cfg.smoothing) * up_level
-        )
-        level[i] = own
-        if up_start >= 0:
-            derailed_at[i] = up_start if own >= cfg.leave else -1
-        elif own >= cfg.enter:
-            derailed_at[i] = i
+    topical = ~np.isnan(off) & (words >= cfg.min_words)
+    derailed_at = _derail(parents, order, off, topical, cfg)
 
     authors = (
         comments[schema.AUTHOR].astype(str).to_numpy()
@@ -166,6 +157,75 @@ def thread_dynamics(
         },
         index=comments.index,
     )
+
+
+def _derail(
+    parents: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    off: npt.NDArray[np.float64],
+    topical: npt.NDArray[np.bool_],
+    cfg: Derailment,
+) -> npt.NDArray[np.int64]:
+    """Row of the comment where each comment's sub-thread left the article (-1: it did not).
+
+    First pass: the smoothed level with hysteresis finds where a chain is
+    *confirmed* off the article. Smoothing mixes in the parent's level, so a
+    chain that leaves gradually is confirmed a reply or more after it left.
+    Second pass: from each confirmation, walk back up over the ancestors whose
+    own score already said off-topic (at least ``enter``) but whose smoothed
+    level did not (held down by an on-topic parent), and over replies without a
+    topic, and start the sub-thread at the highest of them that has a topic.
+    The walk stops at any other comment, at a derailed one and at a return, so
+    a chain that came back stays back. (Walking back over the merely unsure,
+    own score from ``leave``, overshot: on held-out intruder worlds it moved
+    as many starts one comment too early as it fixed late ones.)
+    """
+    n = len(parents)
+    level = np.full(n, np.nan)
+    derailed_at = np.full(n, -1, dtype=np.int64)
+    for i in order.tolist():
+        p = int(parents[i])
+        up_level = level[p] if p >= 0 else np.nan
+        up_start = int(derailed_at[p]) if p >= 0 else -1
+        if not topical[i]:
+            level[i], derailed_at[i] = up_level, up_start  # no topic of its own
+            continue
+        own = (
+            off[i]
+            if np.isnan(up_level)
+            else cfg.smoothing * off[i] + (1 - cfg.smoothing) * up_level
+        )
+        level[i] = own
+        if up_start >= 0:
+            derailed_at[i] = up_start if own >= cfg.leave else -1
+        elif own >= cfg.enter:
+            derailed_at[i] = i
+
+    if not cfg.walk_back:
+        return derailed_at
+    confirmed = derailed_at.copy()  # first-pass state: the walk never crosses a derailed row
+    start = np.arange(n)
+    for e in np.flatnonzero(confirmed == np.arange(n)).tolist():
+        path: list[int] = []
+        a = int(parents[e])
+        while a >= 0 and len(path) < n and confirmed[a] < 0:
+            if topical[a] and off[a] < cfg.enter:  # a return has one below leave: stops here
+                break
+            path.append(a)
+            a = int(parents[a])
+        while path and not topical[path[-1]]:
+            path.pop()  # a sub-thread starts at a comment with a topic
+        if path:
+            start[e] = path[-1]
+            derailed_at[path] = path[-1]
+    out = np.where(confirmed >= 0, start[np.maximum(confirmed, 0)], derailed_at)
+    moved = (out >= 0) & (confirmed < 0)  # rows the walk added to a sub-thread
+    # Their replies without a topic follow them, as in the first pass.
+    for i in order[np.argmax(moved[order]) :].tolist() if moved.any() else ():
+        p = int(parents[i])
+        if p >= 0 and moved[p] and not topical[i] and out[i] < 0:
+            out[i], moved[i] = out[p], True
+    return out
 
 
 def _parents_first(parents: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

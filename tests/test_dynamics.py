@@ -48,6 +48,50 @@ def test_chain_that_leaves_points_at_where_it_left() -> None:
     assert out["derailed"].tolist() == [0, 0, 1, 1, 1]
 
 
+def test_a_departure_smoothing_confirms_late_starts_where_it_left() -> None:
+    # c1 is off on its own (0.7 >= enter) but smoothed with on-topic c0 it stays below
+    # enter (0.46); c2 confirms the departure, which started at c1.
+    out = chain([0.1, 0.7, 0.9, 0.9])
+    assert out["derailed_at"].tolist() == ["", "c1", "c1", "c1"]
+    # An unsure comment (0.45: neither on the article nor off it) is not where it left.
+    assert chain([0.1, 0.45, 0.9, 0.9])["derailed_at"].tolist() == ["", "", "c2", "c2"]
+
+
+def test_the_walk_back_skips_short_replies_but_never_starts_at_one() -> None:
+    texts = [LONG, "ok sure", LONG, LONG, LONG]
+    out = chain([0.1, 0.01, 0.7, 0.95, 0.9], texts=texts)
+    assert out["derailed_at"].tolist() == ["", "", "c2", "c2", "c2"]
+    texts = [LONG, LONG, "ok sure", LONG, LONG]
+    out = chain([0.1, 0.7, 0.01, 0.95, 0.9], texts=texts)
+    assert out["derailed_at"].tolist() == ["", "c1", "c1", "c1", "c1"]
+
+
+def test_the_walk_back_stops_at_a_return() -> None:
+    # c1-c2 leave, c3 returns; c4 is off on its own and c5 confirms a second departure: it
+    # starts at c4, and the walk back does not reach across the return into the first one.
+    out = chain([0.1, 0.95, 0.95, 0.02, 0.6, 0.99, 0.99])
+    assert out["derailed_at"].tolist() == ["", "c1", "c1", "", "c4", "c4", "c4"]
+
+
+def test_a_branch_that_stays_on_topic_is_not_pulled_into_the_walk_back() -> None:
+    comments = pd.DataFrame(
+        {
+            "comment_id": ["top", "lean", "off1", "off2", "back", "ok"],
+            "thread_id": ["t"] * 6,
+            "parent_id": ["", "top", "lean", "off1", "lean", "lean"],
+            "author": list("abcdef"),
+            "text": [LONG] * 5 + ["ok"],
+        }
+    )
+    scores = pd.DataFrame(
+        {"off_topic": [0.1, 0.7, 0.9, 0.9, 0.05, 0.5], "toxicity": 0.1, "insult": 0.0}
+    )
+    out = thread_dynamics(comments, scores).set_index(comments["comment_id"])
+    assert out.loc[["lean", "off1", "off2"], "derailed_at"].tolist() == ["lean"] * 3
+    assert out.loc["back", "derailed_at"] == ""
+    assert out.loc["ok", "derailed_at"] == "lean"  # no topic of its own: follows its parent
+
+
 def test_one_odd_reply_does_not_derail_an_on_topic_chain() -> None:
     out = chain([0.05, 0.05, 0.6, 0.05])
     assert (out["derailed_at"] == "").all()
@@ -122,6 +166,35 @@ def test_any_parent_links_terminate_and_keep_rows(links: list[int], data: st.Dat
     assert list(out.columns) == list(DYNAMICS_COLUMNS)
     assert len(out) == n
     assert set(out["derailed_at"]) <= {"", *ids}
+
+
+@given(st.lists(st.integers(-1, 11), min_size=1, max_size=12), st.data())
+@settings(deadline=None, max_examples=150)
+def test_every_sub_thread_starts_at_an_ancestor_that_starts_it(
+    links: list[int], data: st.DataObject
+) -> None:
+    n = len(links)
+    ids = [f"c{i}" for i in range(n)]
+    comments = pd.DataFrame(
+        {
+            "comment_id": ids,
+            "parent_id": ["" if p < 0 or p >= n else ids[p] for p in links],
+            "text": data.draw(st.lists(st.sampled_from([LONG, "ok"]), min_size=n, max_size=n)),
+        }
+    )
+    off = data.draw(st.lists(st.floats(0, 1) | st.just(float("nan")), min_size=n, max_size=n))
+    scores = pd.DataFrame({"off_topic": off, "toxicity": [0.5] * n, "insult": [0.5] * n})
+    at = dict(zip(ids, thread_dynamics(comments, scores)["derailed_at"], strict=True))
+    parent = dict(zip(ids, comments["parent_id"], strict=True))
+    for comment, start in at.items():
+        if not start:
+            continue
+        assert at[start] == start  # the start is part of its own sub-thread
+        seen, up = set(), comment
+        while up and up != start and up not in seen:  # the start is above (or is) the comment
+            seen.add(up)
+            up = parent[up]
+        assert up == start
 
 
 def test_comment_signals() -> None:

@@ -14,9 +14,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from moderation.offtopic import (
     OffTopicScorer,
     ThreadTable,
+    balanced_weights,
     build_worlds,
     featurize_worlds,
     fit_classifier,
+    heldout_intruders,
+    similar_threads,
 )
 from moderation.schema import validate_comments
 from moderation.thread import attach_context
@@ -75,6 +78,65 @@ def test_worlds_hold_real_comments_and_intruders_from_other_threads() -> None:
     own = {t: set(cs) for t, (_, _, cs) in enumerate(THREADS)}
     intruders = later[~later.apply(lambda r: r["text"] in own[r["thread"]], axis=1)]
     assert len(intruders) > 0
+
+
+def test_similar_threads_share_names_on_the_same_platform() -> None:
+    threads = [
+        ("reddit-a", "Azerbaijan weighs joining the treaty", ["Azerbaijan and Armenia talks"]),
+        ("reddit-b", "Azerbaijan football league results", ["Armenia lost to Azerbaijan"]),
+        ("reddit-c", "Cat food prices rise", ["my cat eats fish"]),
+        ("other-d", "Azerbaijan and Armenia border", ["Azerbaijan Armenia again"]),
+        ("reddit-e", "Azerbaijan weighs joining the treaty", ["the treaty again"]),
+    ]
+    vectorizer = TfidfVectorizer().fit([" ".join([a, *cs]) for _, a, cs in threads])
+    near = similar_threads(vectorizer, threads, k=2)
+    assert near[0] == [1]  # same names, other subject; not itself, not another platform,
+    assert 3 not in near[1] and 0 in near[1]  # and not the same article (reddit-e)
+    assert near[2] == []  # shares no word with anything on its platform
+
+
+def test_an_intruding_reply_can_lead_a_derailed_sub_thread() -> None:
+    donor = ("donor", "Penalties decide the final", ["one", "two", "three", "four"])
+    rows = build_worlds([THREADS[0], donor], chains={"donor"}, seed=1, worlds=6, follow_on=1.0)
+    rows = rows[rows["world"] > 0]
+    real = set(THREADS[0][2])
+    followers = 0
+    for _, world in rows.groupby("world"):
+        world = world.reset_index(drop=True)
+        for i, parent in enumerate(world["parent"]):
+            grand = world["parent"][parent] if parent >= 0 else -1
+            if parent >= 0 and grand >= 0 and world["text"][grand] in real:
+                assert world["label"][i] == world["label"][parent] == 1
+                assert world["thread"][i] == 0 and world["keep"][i]
+                followers += 1
+    assert followers > 0
+
+
+def test_balanced_weights_even_out_labels_within_each_stratum() -> None:
+    rows = pd.DataFrame(
+        {
+            "is_reply": [1, 1, 1, 1, 0, 0, 0],
+            "has_article": [1, 1, 1, 1, 1, 1, 1],
+            "label": [1, 1, 1, 0, 0, 0, 1],
+        }
+    )
+    weight = balanced_weights(rows)
+    for _, group in rows.assign(w=weight).groupby("is_reply"):
+        by_label = group.groupby("label")["w"].sum()
+        assert by_label[0] == pytest.approx(by_label[1])
+        assert by_label.sum() == pytest.approx(len(group))
+
+
+def test_held_out_metrics_report_pooled_and_within_strata(scorer: OffTopicScorer) -> None:
+    out = heldout_intruders(scorer, THREADS * 2, chains=set(), seed=5)
+    assert set(out) == {
+        "intruders_heldout",
+        "intruders_heldout_random",
+        "intruders_heldout_similar",
+    }
+    for metrics in out.values():
+        assert 0 <= metrics["roc_auc"] <= 1
+        assert 0 <= metrics["roc_auc_within_strata"] <= 1
 
 
 def test_comment_under_its_own_article_is_less_off_topic(scorer: OffTopicScorer) -> None:
