@@ -26,8 +26,9 @@ MILD_INSULTS = pytest.mark.xfail(
     reason=(
         "known model gap (issue #3): the mild insults in c08 ('some insane person') and c10 "
         "('Zionist troll', 'naive and uneducated') score below the heated but civil c04 "
-        "(toxicity 0.13 / 0.23 vs 0.26); sentence scoring, span phrases and reweighting were "
-        "measured and did not fix it without hurting held-out data (data/README.md)"
+        "(toxicity 0.14 / 0.14 vs 0.25); sentence scoring, span phrases, reweighting and a larger "
+        "sentence weight were measured and did not fix it without hurting held-out data "
+        "(data/README.md)"
     ),
 )
 

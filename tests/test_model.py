@@ -15,7 +15,7 @@ from labelled_fixtures import labelled_dir
 from moderation import schema
 from moderation.corpus import load_corpus
 from moderation.features import FeatureConfig, make_features
-from moderation.model import MAX_SCORED_CHARS, HostilityModel, Span, SpanLevel
+from moderation.model import MAX_SCORED_CHARS, HostilityModel, Span, SpanLevel, term_columns
 
 LABELLED = labelled_dir()
 
@@ -109,6 +109,38 @@ def test_unknown_labels_do_not_train_as_negative() -> None:
     assert model.n_train_["threat"] == 0
     scores = model.predict(["idiot"])
     assert scores.loc[0, "threat"] == pytest.approx(0.5)  # untrained label: no information
+
+
+def test_term_columns_are_the_term_words_and_their_pieces() -> None:
+    union = make_features(FeatureConfig(min_df=1))
+    union.fit(["Muslims gay neighbours", "middle aged men", "stupid idiot", "the muse"])
+    hit = term_columns(union, ["muslim", "gay", "middle aged"])
+    names = dict(zip(union.get_feature_names_out(), hit, strict=True))
+    assert names["word__muslims"] and names["word__gay"] and names["word__gay neighbours"]
+    assert names["word__middle aged"] and not names["word__middle"]  # phrases stay whole
+    assert names["char__ gay "] and names["char__musl"] and names["char__ mus"]
+    assert not names["word__stupid"] and not names["char__idiot"]
+    assert not names["char__e "]  # one letter: too common to blind
+
+
+def test_blind_labels_do_not_see_term_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["gay idiot", "gay idiot fool", "nice day", "lovely photo"] * 2,
+            **{label: [np.nan] * 8 for label in schema.LABELS},
+        }
+    )
+    frame["toxicity"] = [1.0, 1.0, 0.0, 0.0] * 2
+    frame["identity_attack"] = [1.0, 1.0, 0.0, 0.0] * 2
+    model = HostilityModel(
+        FeatureConfig(min_df=1), blind_terms=["gay"], blind_labels=["toxicity"]
+    ).fit(frame)
+    blind = term_columns(model.features_, ["gay"])
+    assert blind.any()
+    assert not model.coef_["toxicity"][blind].any()
+    assert model.coef_["identity_attack"][blind].any()  # not blinded: learns the group
+    scores = model.predict(["gay", "idiot"])
+    assert scores.loc[0, "toxicity"] < scores.loc[1, "toxicity"]
 
 
 def test_make_features_blocks() -> None:
@@ -243,17 +275,53 @@ def test_span_defaults_and_errors(model: HostilityModel) -> None:
 def test_span_map_is_one_transform_call(
     model: HostilityModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from moderation.fastscore import CompiledModel
+
     calls: list[int] = []
-    transform = model.transform
+    tfidf = CompiledModel.tfidf
 
-    def counting(texts: list[str]) -> object:
+    def counting(self: CompiledModel, texts: list[str], **kwargs: bool) -> object:
         calls.append(len(texts))
-        return transform(texts)
+        return tfidf(self, texts, **kwargs)
 
-    monkeypatch.setattr(model, "transform", counting)
+    monkeypatch.setattr(CompiledModel, "tfidf", counting)
     found = model.span_map(CIVIL + "You idiot.", list(schema.LABELS))
     assert set(found) == set(schema.LABELS)
     assert len(calls) == 1
+
+
+def test_explanations_reuse_the_log_odds_scoring_computed(
+    model: HostilityModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside one batch, texts and sentences already scored are not vectorised again."""
+    from moderation.fastscore import CompiledModel
+    from moderation.normalize import memoized
+
+    texts = [CIVIL + "Shut up you stupid idiot.", "You are a pathetic idiot. Go away."]
+    labels = [["toxicity", "insult"], ["insult"]]
+    expected_terms = model.top_terms_maps(texts, labels, k=3)
+    expected_spans = model.span_maps_each(texts, labels)
+    vectorised: list[str] = []
+    tfidf = CompiledModel.tfidf
+
+    def counting(self: CompiledModel, texts: list[str], **kwargs: bool) -> object:
+        vectorised.extend(texts)
+        return tfidf(self, texts, **kwargs)
+
+    monkeypatch.setattr(CompiledModel, "tfidf", counting)
+    with memoized():
+        model.predict(texts)
+        scored = len(vectorised)
+        assert model.top_terms_maps(texts, labels, k=3) == expected_terms
+        assert model.span_maps_each(texts, labels) == expected_spans
+    # Only the parts behind the quoted words and single words were vectorised again: not the
+    # whole texts nor the civil sentences, whose log-odds scoring had computed.
+    again = vectorised[scored:]
+    assert again
+    assert texts[0] not in again
+    sentences = [doc for doc in again if len(doc.split()) > 1]
+    assert sentences  # the part behind the quoted words
+    assert all("idiot" in doc for doc in sentences)  # no civil sentence
 
 
 @settings(max_examples=60, deadline=None)
@@ -320,14 +388,23 @@ def test_top_terms_of_a_batch_match_one_text_at_a_time(model: HostilityModel) ->
         model.top_terms_map("a", ["rudeness"])
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(alphabet="abio1 _\u00e9", min_size=1, max_size=9), max_size=6))
-def test_substring_owners_are_the_words_holding_each_gram(words: list[str]) -> None:
-    from moderation.model import _substring_owners
-
-    words = list(dict.fromkeys(words))
-    index = _substring_owners(words, 5)
-    grams = {f" {w} "[a:b] for w in words for a in range(len(w) + 2) for b in range(a + 1, a + 6)}
-    for gram in grams:
-        if len(gram) <= 5:
-            assert index.get(gram, []) == [w for w in words if gram in f" {w} "]
+def test_span_maps_each_looks_only_for_the_labels_each_text_asks_for(
+    model: HostilityModel,
+) -> None:
+    texts = [CIVIL + "Shut up you stupid idiot.", "You are a pathetic idiot", "", "x"]
+    wanted = [["toxicity", "insult"], [], ["insult"], ["toxicity", "toxicity"]]
+    each = model.span_maps_each(texts, wanted, {"toxicity": 0.3, "insult": 0.3})
+    everything = model.span_maps(texts, list(schema.LABELS), {"toxicity": 0.3, "insult": 0.3})
+    assert each == [
+        {label: full[label] for label in w} for w, full in zip(wanted, everything, strict=True)
+    ]
+    assert each[1] == {}
+    assert each[0]["toxicity"]["word"]
+    with pytest.raises(ValueError, match="4 texts but 1 label lists"):
+        model.span_maps_each(texts, [["toxicity"]])
+    with pytest.raises(ValueError, match="unknown label"):
+        model.span_maps_each(["a"], [["rudeness"]])
+    with pytest.raises(ValueError, match="unknown label"):
+        model.span_maps([], ["rudeness"])
+    with pytest.raises(TypeError):
+        model.span_maps_each("a", [["toxicity"]])

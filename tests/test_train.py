@@ -14,7 +14,7 @@ from labelled_fixtures import labelled_dir, release_copy
 from moderation import schema
 from moderation.bundle import MODEL_CARD, load_bundle
 from moderation.evaluate import evaluate_bundle, write_report
-from moderation.train import binary_metrics, choose_thresholds, train_bundle
+from moderation.train import binary_metrics, choose_thresholds, counterfactual_rows, train_bundle
 
 LABELLED = labelled_dir()
 REAL_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -59,6 +59,10 @@ def test_bundle_records_sources_thresholds_and_metrics(trained: Path) -> None:
     assert "toxic-spans-civil" in manifest["heldout_sources"]
     assert manifest["training"]["not_fitted"] == ["toxic-spans-civil"]
     assert 0.0 <= manifest["training"]["sentence_weight"] <= 1.0
+    # Identity words are hidden from every label but identity_attack.
+    assert "identity_attack" not in manifest["training"]["blind_labels"]
+    assert "toxicity" in manifest["training"]["blind_labels"]
+    assert "muslim" in manifest["training"]["blind_terms"]
     for info in manifest["sources"].values():
         assert info["redistributable"] is True
         assert info["licence"]
@@ -101,6 +105,18 @@ def test_evaluate_and_report(trained: Path, datasets: Path, tmp_path: Path) -> N
     text = md.read_text(encoding="utf-8")
     assert "Cross-domain" in text
     assert "| olid | toxicity |" in text
+
+
+def test_counterfactual_rows_swap_identity_words_and_keep_labels() -> None:
+    rows = pd.DataFrame(
+        {"text": ["Muslim idiots everywhere", "nice day", "gay and black"], "toxicity": [1.0, 0, 1]}
+    )
+    out = counterfactual_rows(rows, ["muslim", "gay", "black", "jewish"], seed=0)
+    assert len(out) == 2  # only the rows that mention a term
+    assert out["toxicity"].tolist() == [1.0, 1.0]
+    assert not out["text"].str.contains("Muslim").any()
+    assert out["text"].iloc[0].endswith(" idiots everywhere")
+    assert out.equals(counterfactual_rows(rows, ["muslim", "gay", "black", "jewish"], seed=0))
 
 
 def test_choose_thresholds_maximises_f1() -> None:
@@ -152,4 +168,9 @@ def test_real_training_meets_floors(tmp_path: Path) -> None:
         assert metrics[block][source][label]["roc_auc"] >= floor, (block, source, label)
     assert metrics["olid_subtask_a"]["macro_f1"] >= 0.71
     assert metrics["toxic_spans_test"]["sentence_roc_auc"] >= 0.87
-    assert metrics["identity_bias"]["toxicity_nonfuzzed_testset"]["roc_auc"] >= 0.90
+    # Identity blinding trades a little of this real-comment set (0.909 -> 0.900, data/README.md)
+    # for the templates' per-identity targets.
+    assert metrics["identity_bias"]["toxicity_nonfuzzed_testset"]["roc_auc"] >= 0.89
+    templates = metrics["identity_templates"]
+    assert templates["final_metric"] >= 0.94
+    assert min(m["bpsn_auc"] for m in templates["per_identity"].values()) >= 0.88
