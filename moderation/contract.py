@@ -1,10 +1,10 @@
 """The names the product contract fixes, importable without pandas.
 
-Column names, labels and actions are plain strings and an enum; :mod:`moderation.schema` and
-:mod:`moderation.dynamics` hold the same names beside their pandas code. The rules layer, bundle
-loading and the single-comment path (:mod:`moderation.single`) take them from here, so that
-``import moderation``, ``Moderator.load()`` and ``score_one`` never import pandas.
-``tests/test_single_imports.py`` pins every name here to its twin in schema and dynamics.
+Column names, labels and actions are plain strings and an enum, defined once here;
+:mod:`moderation.schema` and :mod:`moderation.dynamics` re-export them beside their pandas code.
+The rules layer, bundle loading and the single-comment path (:mod:`moderation.single`) import
+them from here, so that ``import moderation``, ``Moderator.load()`` and ``score_one`` never import
+pandas (``tests/test_single_imports.py``).
 """
 
 from __future__ import annotations

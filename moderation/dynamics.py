@@ -41,14 +41,60 @@ import numpy.typing as npt
 import pandas as pd
 
 from moderation import schema
+from moderation.contract import (
+    AUTHOR_COMMENTS,
+    AUTHOR_ESCALATED,
+    AUTHOR_FIRST,
+    AUTHOR_FLAGGED,
+    AUTHOR_IS_ARTICLE_AUTHOR,
+    AUTHOR_QUEUE_ESCALATED,
+    AUTHOR_QUEUE_REJECTED,
+    BACK_AND_FORTH,
+    CAPS_RATIO,
+    DERAILED,
+    DERAILED_AT,
+    DYNAMICS_RULE_COLUMNS,
+    HOSTILITY_TREND,
+    IS_REPLY,
+    LINKS,
+    MENTIONS,
+    PARENT_SCORES,
+    PARTICIPANTS,
+    SIGNAL_COLUMNS,
+    USER_DIRECTED_INSULT,
+)
 from moderation.schema import find_cycles, resolve_parents
 
-DERAILED_AT = "derailed_at"
-DERAILED = "derailed"
-BACK_AND_FORTH = "back_and_forth"
-PARTICIPANTS = "participants"
-HOSTILITY_TREND = "hostility_trend"
-USER_DIRECTED_INSULT = "user_directed_insult"
+__all__ = [
+    "AUTHOR_COMMENTS",
+    "AUTHOR_ESCALATED",
+    "AUTHOR_FIRST",
+    "AUTHOR_FLAGGED",
+    "AUTHOR_IS_ARTICLE_AUTHOR",
+    "AUTHOR_QUEUE_ESCALATED",
+    "AUTHOR_QUEUE_REJECTED",
+    "BACK_AND_FORTH",
+    "CAPS_RATIO",
+    "DERAILED",
+    "DERAILED_AT",
+    "DYNAMICS_COLUMNS",
+    "DYNAMICS_RULE_COLUMNS",
+    "FLAGGED_AT",
+    "HOSTILITY_TREND",
+    "IS_REPLY",
+    "LINKS",
+    "MENTIONS",
+    "PARENT_SCORES",
+    "PARTICIPANTS",
+    "RULE_COLUMNS",
+    "SIGNAL_COLUMNS",
+    "USER_DIRECTED_INSULT",
+    "Derailment",
+    "author_escalations",
+    "comment_signals",
+    "thread_dynamics",
+]
+
 #: Columns added by `thread_dynamics`, in output order.
 DYNAMICS_COLUMNS = (
     DERAILED_AT,
@@ -59,7 +105,7 @@ DYNAMICS_COLUMNS = (
     USER_DIRECTED_INSULT,
 )
 #: The numeric ones rules may test.
-RULE_COLUMNS = (DERAILED, BACK_AND_FORTH, PARTICIPANTS, HOSTILITY_TREND, USER_DIRECTED_INSULT)
+RULE_COLUMNS = DYNAMICS_RULE_COLUMNS
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SECOND_PERSON = re.compile(r"\b(you|your|yours|you're|youre|yourself|u|ur)\b", re.IGNORECASE)
@@ -287,33 +333,6 @@ def _trend(
 
 # --- per-comment signals ---------------------------------------------------------------------
 
-IS_REPLY = "is_reply"
-LINKS = "links"
-MENTIONS = "mentions"
-CAPS_RATIO = "caps_ratio"
-AUTHOR_COMMENTS = "author_comments"
-AUTHOR_FLAGGED = "author_flagged"
-AUTHOR_FIRST = "author_first"
-AUTHOR_IS_ARTICLE_AUTHOR = "author_is_article_author"
-AUTHOR_ESCALATED = "author_escalated"
-AUTHOR_QUEUE_ESCALATED = "author_queue_escalated"
-AUTHOR_QUEUE_REJECTED = "author_queue_rejected"
-PARENT_SCORES = tuple(f"parent_{label}" for label in schema.SCORES)
-#: Signals `comment_signals` adds, all numeric, for rules (internal: not in the output).
-SIGNAL_COLUMNS = (
-    IS_REPLY,
-    LINKS,
-    MENTIONS,
-    CAPS_RATIO,
-    AUTHOR_COMMENTS,
-    AUTHOR_FLAGGED,
-    AUTHOR_FIRST,
-    AUTHOR_IS_ARTICLE_AUTHOR,
-    AUTHOR_ESCALATED,
-    AUTHOR_QUEUE_ESCALATED,
-    AUTHOR_QUEUE_REJECTED,
-    *PARENT_SCORES,
-)
 #: A comment counts towards its author's `author_flagged` from this toxicity on.
 FLAGGED_AT = 0.5
 

@@ -78,7 +78,7 @@ THREAD_ID = "t"
 F64 = npt.NDArray[np.float64]
 
 #: A word is part of a word-level span when its own score reaches this (model.WORD_THRESHOLD).
-WORD_THRESHOLD = 0.5
+WORD_THRESHOLD = 0.7
 #: Words of a normalised text, as explanations and spans split it.
 _WORD = re.compile(r"\w+")
 #: scikit-learn's default token pattern (the word block's).
