@@ -70,14 +70,18 @@ def load_hatesonar() -> tuple[BatchFn, OneFn]:
 
 
 def load_ours() -> tuple[BatchFn, OneFn]:
-    """Ours: the full default model and rules through ``Moderator.score`` / ``score_one``."""
-    import pandas as pd
+    """Ours: the full default model and rules through ``Moderator.score`` / ``score_one``.
 
+    pandas is imported by the batch task only: a comment system calling ``score_one`` never
+    imports it, so the cold start must not pay for the harness's own frame building.
+    """
     from moderation import Moderator
 
     moderator = Moderator.load()
 
     def batch(rows: Rows) -> list[float]:
+        import pandas as pd
+
         frame = pd.DataFrame(rows)
         scored = moderator.score(frame)
         # Escalated rows cost more (reasons quote words and spans): the mix goes in the report.

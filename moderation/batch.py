@@ -147,6 +147,9 @@ class BatchResult:
     chunks: int
     reused: int
     queue_rows: pd.DataFrame = field(repr=False)
+    #: ``thread_id`` and ``title`` of the articles the queue rows were scored against (the
+    #: files' or a platform export's posts), for the review queue; None without articles.
+    articles: pd.DataFrame | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -538,8 +541,25 @@ def score_export(
             chunks=index.chunks,
             reused=reused,
             queue_rows=queue_rows,
+            articles=_queue_articles(index, queue_rows) if keep_queue_rows else None,
         )
     return result
+
+
+def _queue_articles(index: ThreadIndex, queue_rows: pd.DataFrame) -> pd.DataFrame | None:
+    """``thread_id`` and ``title`` of the articles of the queue rows' threads.
+
+    The lone article of an export is kept whatever the rows' thread ids, because comments
+    without a thread id are scored against it (as `moderation.thread.attach_context` does).
+    """
+    articles = index.articles()
+    if articles is None or not {schema.THREAD_ID, schema.TITLE} <= set(articles.columns):
+        return None
+    articles = articles[[schema.THREAD_ID, schema.TITLE]]
+    if len(articles) <= 1 or schema.THREAD_ID not in queue_rows.columns:
+        return articles.reset_index(drop=True)
+    threads = set(queue_rows[schema.THREAD_ID].astype(str))
+    return articles[articles[schema.THREAD_ID].isin(threads)].reset_index(drop=True)
 
 
 @contextlib.contextmanager

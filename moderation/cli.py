@@ -319,10 +319,9 @@ def score(
     added = None
     if review_db is not None:
         thresholds = {**moderator.bundle.thresholds, schema.OFF_TOPIC: 0.5}
-        # The scored rows do not carry the article title: the queue takes it from the file.
-        titles = _article_titles(articles, article_map) if articles else None
+        # The scored rows do not carry the article title: the run kept the articles' titles.
         with review_db:
-            added = review_db.add(queued, thresholds=thresholds, articles=titles)
+            added = review_db.add(queued, thresholds=thresholds, articles=result.articles)
     if not silent:
         summary = ", ".join(
             f"{a.value} {int(result.actions.get(a.value, 0))}" for a in schema.Action
@@ -343,38 +342,6 @@ def score(
                 f"{added.already_decided} already decided).",
                 err=True,
             )
-
-
-def _article_titles(location: str, columns: dict[str, str]) -> Any:
-    """``thread_id`` and ``title`` of the articles file (a DataFrame), for the review queue.
-
-    Read again after scoring (the batch run reads it in its own process and keeps no
-    frame); an fsspec URL is copied to a temporary directory first, as the batch run does.
-    """
-    import shutil
-    import tempfile
-
-    from moderation.io import read_articles
-
-    if location.startswith("file://"):
-        location = location.removeprefix("file://")
-    with tempfile.TemporaryDirectory(prefix="moderation-articles-") as scratch:
-        if "://" in location:
-            try:
-                import fsspec  # type: ignore[import-untyped]
-            except ImportError as exc:  # pragma: no cover - fsspec comes with the dask extra
-                raise InputError(f"{location}: reading URLs needs fsspec") from exc
-            suffixes = "".join(Path(location.split("?", 1)[0]).suffixes[-2:])
-            local = Path(scratch) / f"articles{suffixes}"
-            try:
-                with fsspec.open(location, "rb") as source, local.open("wb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
-            except (OSError, ValueError, ImportError) as exc:
-                raise InputError(f"{location}: cannot read: {exc}") from exc
-            read = read_articles(local, columns=columns or None)
-        else:
-            read = read_articles(location, columns=columns or None)
-    return read[[schema.THREAD_ID, schema.TITLE]]
 
 
 @cli.command()

@@ -87,6 +87,17 @@ def test_titles_come_from_the_articles_file_wherever_it_is(
     assert "Article: <b>Our</b> title" in out
 
 
+def test_a_platform_export_queues_its_posts_titles(sqlite_url: str, tmp_path: Path) -> None:
+    wordpress = ROOT / "data" / "samples" / "wordpress.xml"  # posts are the articles
+    code, _, err = run(
+        "score", str(wordpress), "-o", str(tmp_path / "scored.csv"), "--queue", sqlite_url
+    )
+    assert code == 0, err
+    with ReviewQueue(sqlite_url) as queue:
+        titles = set(queue.list_items()["article_title"])
+    assert titles == {"Council approves cycle lanes on Harbour Road & Quay Street"}
+
+
 def test_without_articles_the_list_shows_no_title(sqlite_url: str, tmp_path: Path) -> None:
     code, _, err = run(
         "score", str(EXAMPLE / "comments.csv"), "-o", str(tmp_path / "scored.csv"),
