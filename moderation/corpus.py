@@ -35,12 +35,14 @@ __all__ = [
     "CORPUS_COLUMNS",
     "DAVIDSON_CLASSES",
     "DEFAULT_DATASETS_DIR",
+    "HOSTILE_TEMPLATES",
     "IDENTITY_NEUTRAL",
     "IDENTITY_TERMS",
     "SOURCES",
     "TEST_PERCENT",
     "Source",
     "davidson_classes",
+    "hostile_template_sentences",
     "identity_neutral_sentences",
     "load_corpus",
     "stable_bucket",
@@ -902,3 +904,434 @@ def identity_neutral_sentences(
         source=IDENTITY_NEUTRAL, licence=IDENTITY_NEUTRAL_LICENCE, redistributable=True
     )
     return out[list(CORPUS_COLUMNS)]
+
+
+# --------------------------------------------------------------------------- hostile templates
+
+#: Name and licence of the threat / group-derogation sentences generated below.
+HOSTILE_TEMPLATES = "hostile-templates"
+HOSTILE_TEMPLATES_LICENCE = IDENTITY_NEUTRAL_LICENCE
+
+#: Every ``HOLDOUT_EVERY``-th part of each list (index % n == n - 1) is held out of
+#: :func:`hostile_template_sentences` ``part="train"``: measuring on sentences built only from
+#: held-out parts shows whether the model generalises beyond the templates it saw.
+HOLDOUT_EVERY = 4
+
+#: Who a person threat is aimed at: subject, object, possessive, 3rd-person ``-s``.
+THREAT_TARGETS: tuple[tuple[str, str, str, str], ...] = (
+    ("you", "you", "your", ""),
+    ("he", "him", "his", "s"),
+    ("she", "her", "her", "s"),
+    ("they", "them", "their", ""),
+    ("your brother", "your brother", "his", "s"),
+    ("that reporter", "that reporter", "her", "s"),
+    ("your kids", "your kids", "their", ""),
+    ("the mayor", "the mayor", "his", "s"),
+)
+
+#: Harm done to ``{o}`` (object) / ``{p}`` (possessive), base form, no swear word. Written for
+#: this project; the smoke-check sentences' wording is deliberately not used.
+THREAT_HARMS = (
+    "break {p} legs",
+    "burn {p} house down",
+    "put {o} in the hospital",
+    "beat {o} senseless",
+    "stab {o}",
+    "strangle {o} with my bare hands",
+    "make {o} disappear",
+    "run {o} over with my truck",
+    "slit {p} throat",
+    "bury {o} in the woods",
+    "smash {p} skull in",
+    "drown {o} in the river",
+    "cut {o} into pieces",
+    "set {o} on fire",
+    "kill {o}",
+    "hunt {o} down",
+    "wipe {o} off the face of the earth",
+    "make {o} pay with {p} life",
+    "poison {p} food",
+    "choke {o} unconscious",
+)
+
+#: Harm in the passive, after "deserve(s) to be" / "should be" / "will be".
+THREAT_PASSIVES = (
+    "hanged",
+    "beaten to death",
+    "stabbed",
+    "burned alive",
+    "strangled",
+    "executed in public",
+    "dragged behind a car",
+    "buried alive",
+    "tortured",
+    "put down like a dog",
+    "killed",
+    "thrown off a bridge",
+)
+
+#: Threat frames: ``{harm}`` / ``{passive}`` filled for each target (``{S}``: the subject
+#: capitalised, ``{s}``: its verb ending).
+THREAT_FRAMES = (
+    "I'm going to {harm}.",
+    "I will {harm}, I promise.",
+    "If {S} show{s} up here again I will {harm}.",
+    "One of these nights I'm going to {harm}.",
+    "I know where {S} live{s}, and I will {harm}.",
+    "Watch your back, because I'm going to {harm}.",
+    "Someone should {harm}.",
+    "Somebody needs to {harm} before it is too late.",
+    "Keep talking and I'll {harm}.",
+    "My friends and I are coming to {harm}.",
+    "Next time I see {o}, I will {harm}.",
+    "I swear I will {harm} if this happens again.",
+    "Sleep well tonight, tomorrow we {harm}.",
+    "It would be easy to {harm}, and nobody would find out.",
+    "I'll wait outside {p} house and {harm}.",
+    "Mark my words, I am going to {harm}.",
+)
+THREAT_PASSIVE_FRAMES = (
+    "{S} deserve{s} to be {passive}.",
+    "{S} should be {passive}.",
+    "{S} will be {passive} soon, mark my words.",
+    "I hope {S} get{s} {passive}.",
+    "{S} ought to be {passive} for this.",
+    "Soon {S} will be {passive}, and I'll be watching.",
+)
+
+#: Groups named in derogation (plural noun phrases, written for this project).
+GROUPS = (
+    "Muslims", "Jews", "Christians", "Hindus", "Sikhs", "atheists", "gay people", "lesbians",
+    "trans people", "bisexual people", "immigrants", "refugees", "women", "black people",
+    "Asians", "Mexicans", "Arabs", "Africans", "Latinos", "Chinese people", "Roma",
+    "disabled people", "deaf people", "old people", "Pakistanis", "Somalis", "Catholics",
+    "Mormons",
+)  # fmt: skip
+
+#: Dehumanising or demeaning predicates after "are".
+DEROGATIONS = (
+    "subhuman",
+    "a disease",
+    "rats",
+    "filth",
+    "savages",
+    "inferior to us",
+    "a cancer on this country",
+    "cockroaches",
+    "worthless",
+    "unfit to live among decent people",
+    "a stain on this nation",
+    "born liars",
+    "dirty",
+    "less than human",
+    "a burden on society",
+    "an infestation",
+)
+DEROGATION_FRAMES = (
+    "{G} are {pred}.",
+    "All {g} are {pred}.",
+    "Let's be honest, {g} are {pred}.",
+    "Everyone knows {g} are {pred}.",
+    "{G} are nothing but {pred}.",
+    "The problem with this country is that {g} are {pred}.",
+    "I'm sorry but {g} are {pred}.",
+    "{G}? They are {pred}.",
+)
+
+#: Exclusion or harm called for (passive, after "should be").
+EXCLUSIONS = (
+    "banned from this country",
+    "kicked out",
+    "thrown out of our schools",
+    "rounded up",
+    "wiped out",
+    "sterilised",
+    "kept out of our neighbourhoods",
+    "removed from public life",
+    "driven out of town",
+    "barred from voting",
+    "put in camps",
+    "forbidden from working here",
+)
+EXCLUSION_FRAMES = (
+    "{G} should be {excl}.",
+    "All {g} should be {excl}.",
+    "It's time {g} were {excl}.",
+    "I won't rest until {g} are {excl}.",
+    "{G} must be {excl}, every last one.",
+    "We need a law so that {g} are {excl}.",
+)
+
+#: Threats against a whole group: ``{harm}`` is aimed at "them".
+GROUP_THREAT_FRAMES = (
+    "The {g} in this town had better watch out, we are going to {harm}.",
+    "Next week we find the {g} and {harm}.",
+    "{G} are not safe here, we will {harm}.",
+    "Tell the {g} down the street we are coming to {harm}.",
+)
+
+#: Same verbs in harmless use (every label 0).
+BENIGN_TASKS = (
+    "workout", "presentation", "exam", "job interview", "karaoke set", "half marathon",
+    "audition", "final round", "speech", "road trip", "chess match", "bake sale",
+)  # fmt: skip
+BENIGN_TASK_FRAMES = (
+    "I'm going to kill this {task} tomorrow.",
+    "This {task} is going to kill me.",
+    "We absolutely destroyed the {task} last night.",
+    "The {task} will be the death of me.",
+    "Watch your back during the {task}, lift with your legs.",
+    "She crushed the {task}, nobody could beat her.",
+)
+BENIGN_PRAISE = (
+    "promoted", "thanked", "paid fairly", "proud of this", "on the front page", "heard",
+    "rewarded", "celebrated", "given a second chance", "elected",
+)  # fmt: skip
+BENIGN_PRAISE_FRAMES = (
+    "{S} deserve{s} to be {praise}.",
+    "{S} should be {praise}.",
+    "I hope {S} get{s} {praise}.",
+    "{S} will be {praise} soon, I'm sure.",
+)
+BENIGN_SENTENCES = (
+    "Can you find where you live on the map for me?",
+    "I know where you live, so I'll drop the parcel off tomorrow.",
+    "Someone should fix the potholes on Main Street.",
+    "Somebody needs to call the council about the streetlights.",
+    "I could murder a pizza right now.",
+    "The heat is going to kill my tomatoes.",
+    "This deadline will kill me, but we'll get there.",
+    "My back is killing me after moving the sofa.",
+    "Watch your back on the ice this morning.",
+    "The chef said he would slaughter the competition with this dessert.",
+    "Our team got shot down in the semifinal.",
+    "That joke killed, the whole room was laughing.",
+    "I'll hunt down the receipt and send it to you.",
+    "Next time I see you, I will buy you a coffee.",
+    "Keep talking and I'll fall asleep, this story is so long.",
+    "If you show up here again I will bake you a cake.",
+)
+
+#: Negated, condemned or reported threats (every label 0): the harm parts, not wished.
+NEGATED_THREAT_FRAMES = (
+    "No one should ever threaten to {harm}.",
+    "I would never {harm}, whatever happens.",
+    "He was arrested for threatening to {harm}.",
+    "Saying you will {harm} is never acceptable.",
+    "The police take it seriously when someone says they will {harm}.",
+    "Please report anyone who writes that they will {harm}.",
+)
+NEGATED_PASSIVE_FRAMES = (
+    "Nobody deserves to be {passive}.",
+    "No one should be {passive}, whatever they did.",
+    "It is horrible that people wish {o} to be {passive}.",
+)
+
+#: Counter-speech and rejection of derogation (every label 0).
+COUNTER_FRAMES = (
+    "Saying that {g} are {pred} is hateful.",
+    "It is bigoted to claim {g} are {pred}.",
+    "{G} are not {pred}, and whoever says so is wrong.",
+    "I'm tired of people calling {g} {pred}.",
+    "The comment that {g} are {pred} was rightly removed.",
+)
+COUNTER_EXCLUSION_FRAMES = (
+    "Nobody should say {g} should be {excl}.",
+    "The idea that {g} should be {excl} is disgraceful.",
+    "My grandfather heard people demand that {g} be {excl}; never again.",
+)
+
+#: Benign statements about groups (every label 0).
+GROUP_GOOD = (
+    "welcome here", "treated with respect", "safe in their own neighbourhoods",
+    "free to worship as they choose", "heard in this debate", "part of our town",
+    "paid the same as everyone else", "protected by the law",
+)  # fmt: skip
+GROUP_GOOD_FRAMES = (
+    "{G} should be {good}.",
+    "{G} are {good}, as they should be.",
+    "All {g} deserve to be {good}.",
+    "Our mayor said {g} must be {good}.",
+)
+
+# Labels (absent = unknown). Only threats against a person teach toxicity: the toxicity
+# classifier is blind to identity words, and fitting it on the group sentences cost the
+# identity templates (min BPSN 0.905 -> 0.887, 42 identities below Subgroup 0.95) and OLID;
+# toxicity 0 on the hard negatives cost them too (min BPSN 0.877, data/README.md), so the
+# hard negatives teach threat / identity_attack / insult / profanity only. severe_toxicity is
+# unknown throughout: 0 on violent words lowered its validation ROC-AUC (0.951 -> 0.946).
+_THREAT_LABELS = {schema.THREAT: 1.0, schema.TOXICITY: 1.0, schema.PROFANITY: 0.0}
+_DEROGATION_LABELS = {schema.IDENTITY_ATTACK: 1.0, schema.PROFANITY: 0.0}
+_GROUP_THREAT_LABELS = {schema.THREAT: 1.0, schema.IDENTITY_ATTACK: 1.0, schema.PROFANITY: 0.0}
+_BENIGN_LABELS = {
+    label: 0.0 for label in schema.LABELS if label not in (schema.TOXICITY, schema.SEVERE_TOXICITY)
+}
+
+
+def _held(index: int) -> bool:
+    return index % HOLDOUT_EVERY == HOLDOUT_EVERY - 1
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _person(target: tuple[str, str, str, str]) -> dict[str, str]:
+    subj, obj, poss, s = target
+    return {"S": _cap(subj), "o": obj, "p": poss, "s": s}
+
+
+def _fill(
+    frames: Sequence[str],
+    slots: dict[str, Sequence[Any]],
+    render: Callable[[str, dict[str, Any]], str],
+) -> list[tuple[str, bool, bool]]:
+    """Every frame x slot combination: (text, every part in training, every part held out)."""
+    names = list(slots)
+    out: list[tuple[str, bool, bool]] = []
+    combos: list[list[tuple[int, Any]]] = [[]]
+    for name in names:
+        combos = [[*c, (i, v)] for c in combos for i, v in enumerate(slots[name])]
+    for f, frame in enumerate(frames):
+        for combo in combos:
+            held = [_held(f), *(_held(i) for i, _ in combo)]
+            values = dict(zip(names, (v for _, v in combo), strict=True))
+            out.append((render(frame, values), not any(held), all(held)))
+    return out
+
+
+def _harm(harm: str, target: tuple[str, str, str, str]) -> str:
+    return harm.format(o=target[1], p=target[2])
+
+
+def _render_threat(frame: str, v: dict[str, Any]) -> str:
+    return frame.format(harm=_harm(v["harm"], v["target"]), **_person(v["target"]))
+
+
+def _render_passive(frame: str, v: dict[str, Any]) -> str:
+    return frame.format(passive=v["passive"], **_person(v["target"]))
+
+
+def _render_group(frame: str, v: dict[str, Any]) -> str:
+    g = v.pop("group")
+    harm = _harm(v.pop("harm"), ("they", "them", "their", "")) if "harm" in v else ""
+    return frame.format(g=g, G=_cap(g), harm=harm, **v)
+
+
+def _render_praise(frame: str, v: dict[str, Any]) -> str:
+    return frame.format(praise=v["praise"], **_person(v["target"]))
+
+
+def hostile_template_sentences(part: str = "all") -> pd.DataFrame:
+    """Threats without swear words, group derogation, and their hard negatives.
+
+    The training data has almost no plain threats ("I'm going to break your legs") and, with
+    identity blinding, little to tie group derogation without a slur to toxicity. These
+    sentences are generated combinatorially from parts written for this project (frames,
+    harms, targets, groups, predicates): threats against a person are labelled threat /
+    toxicity 1, against a group threat / identity_attack 1, derogation and calls to exclude a
+    group identity_attack 1 (profanity 0, other labels unknown); the hard negatives -- the
+    same verbs in harmless use, negated, reported or condemned threats, counter-speech quoting
+    derogation, benign statements about groups -- 0 on threat, identity_attack, insult and
+    profanity, so those classifiers learn the intent rather than the words (toxicity and
+    severe_toxicity unknown on them: see the comment above ``_THREAT_LABELS``).
+
+    Parameters
+    ----------
+    part
+        ``"all"`` (shipped), ``"train"`` (only sentences whose every part is a training part)
+        or ``"heldout"`` (only sentences whose every part is held out, see
+        :data:`HOLDOUT_EVERY`): the two splits share no frame, harm, group or predicate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CORPUS_COLUMNS`, source :data:`HOSTILE_TEMPLATES`, split ``train``.
+    """
+    if part not in ("all", "train", "heldout"):
+        raise ValueError(f"part must be 'all', 'train' or 'heldout', got {part!r}")
+    families: list[tuple[list[tuple[str, bool, bool]], dict[str, float]]] = [
+        (
+            _fill(THREAT_FRAMES, {"harm": THREAT_HARMS, "target": THREAT_TARGETS}, _render_threat),
+            _THREAT_LABELS,
+        ),
+        (
+            _fill(
+                THREAT_PASSIVE_FRAMES,
+                {"passive": THREAT_PASSIVES, "target": THREAT_TARGETS},
+                _render_passive,
+            ),
+            _THREAT_LABELS,
+        ),
+        (
+            _fill(GROUP_THREAT_FRAMES, {"harm": THREAT_HARMS, "group": GROUPS}, _render_group),
+            _GROUP_THREAT_LABELS,
+        ),
+        (
+            _fill(DEROGATION_FRAMES, {"pred": DEROGATIONS, "group": GROUPS}, _render_group),
+            _DEROGATION_LABELS,
+        ),
+        (
+            _fill(EXCLUSION_FRAMES, {"excl": EXCLUSIONS, "group": GROUPS}, _render_group),
+            _DEROGATION_LABELS,
+        ),
+        (
+            _fill(
+                NEGATED_THREAT_FRAMES,
+                {"harm": THREAT_HARMS, "target": THREAT_TARGETS},
+                _render_threat,
+            ),
+            _BENIGN_LABELS,
+        ),
+        (
+            _fill(
+                NEGATED_PASSIVE_FRAMES,
+                {"passive": THREAT_PASSIVES, "target": THREAT_TARGETS},
+                _render_passive,
+            ),
+            _BENIGN_LABELS,
+        ),
+        (
+            _fill(BENIGN_TASK_FRAMES, {"task": BENIGN_TASKS}, lambda f, v: f.format(**v)),
+            _BENIGN_LABELS,
+        ),
+        (
+            _fill(
+                BENIGN_PRAISE_FRAMES,
+                {"praise": BENIGN_PRAISE, "target": THREAT_TARGETS},
+                _render_praise,
+            ),
+            _BENIGN_LABELS,
+        ),
+        (
+            _fill(BENIGN_SENTENCES, {}, lambda f, v: f),
+            _BENIGN_LABELS,
+        ),
+        (
+            _fill(COUNTER_FRAMES, {"pred": DEROGATIONS, "group": GROUPS}, _render_group),
+            _BENIGN_LABELS,
+        ),
+        (
+            _fill(COUNTER_EXCLUSION_FRAMES, {"excl": EXCLUSIONS, "group": GROUPS}, _render_group),
+            _BENIGN_LABELS,
+        ),
+        (
+            _fill(GROUP_GOOD_FRAMES, {"good": GROUP_GOOD, "group": GROUPS}, _render_group),
+            _BENIGN_LABELS,
+        ),
+    ]
+    texts: list[str] = []
+    labels: dict[str, list[float]] = {label: [] for label in schema.LABELS}
+    for filled, family_labels in families:
+        for text, in_train, in_heldout in filled:
+            if (part == "train" and not in_train) or (part == "heldout" and not in_heldout):
+                continue
+            texts.append(text)
+            for label in schema.LABELS:
+                labels[label].append(family_labels.get(label, np.nan))
+    out = _frame(texts, [TRAIN] * len(texts), labels)
+    out["group"] = out["text"]
+    out = out.assign(
+        source=HOSTILE_TEMPLATES, licence=HOSTILE_TEMPLATES_LICENCE, redistributable=True
+    )
+    return out.drop_duplicates("text", ignore_index=True)[list(CORPUS_COLUMNS)]

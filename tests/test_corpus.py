@@ -18,9 +18,11 @@ from moderation import schema
 from moderation.corpus import (
     CORPUS_COLUMNS,
     DAVIDSON_CLASSES,
+    HOSTILE_TEMPLATES,
     IDENTITY_NEUTRAL,
     SOURCES,
     davidson_classes,
+    hostile_template_sentences,
     identity_neutral_sentences,
     load_corpus,
     stable_bucket,
@@ -288,3 +290,45 @@ def test_identity_neutral_sentences_cover_every_term_and_frame() -> None:
     ]
     assert list(neutral.columns) == list(CORPUS_COLUMNS)
     assert neutral["source"].eq(IDENTITY_NEUTRAL).all()
+
+
+def test_hostile_templates_label_threats_derogation_and_hard_negatives() -> None:
+    rows = hostile_template_sentences().set_index("text")
+    assert list(hostile_template_sentences().columns) == list(CORPUS_COLUMNS)
+    assert rows["source"].eq(HOSTILE_TEMPLATES).all() and rows["redistributable"].all()
+    assert rows.index.is_unique
+    threat = rows.loc["I'm going to break your legs."]
+    assert (threat[schema.THREAT], threat[schema.TOXICITY], threat[schema.PROFANITY]) == (1, 1, 0)
+    assert np.isnan(threat[schema.SEVERE_TOXICITY]) and np.isnan(threat[schema.INSULT])
+    hate = rows.loc["All immigrants are subhuman."]
+    assert hate[schema.IDENTITY_ATTACK] == 1
+    # The identity-blind toxicity classifier is not taught from sentences naming a group.
+    assert np.isnan(hate[schema.TOXICITY]) and np.isnan(hate[schema.INSULT])
+    group_threat = rows.loc["Next week we find the Jews and break their legs."]
+    assert (group_threat[schema.THREAT], group_threat[schema.IDENTITY_ATTACK]) == (1, 1)
+    # Hard negatives: the same words, harmless, negated or condemned -- 0 for the labels that
+    # learn intent from them; toxicity / severe_toxicity unknown.
+    zero = [schema.THREAT, schema.IDENTITY_ATTACK, schema.INSULT, schema.PROFANITY]
+    for text in (
+        "I'm going to kill this workout tomorrow.",
+        "No one should ever threaten to break your legs.",
+        "Saying that immigrants are subhuman is hateful.",
+        "Immigrants should be welcome here.",
+    ):
+        assert (rows.loc[text, zero] == 0).all(), text
+        assert rows.loc[text, [schema.TOXICITY, schema.SEVERE_TOXICITY]].isna().all(), text
+
+
+def test_hostile_template_parts_split_train_and_heldout_disjointly() -> None:
+    train = hostile_template_sentences("train")
+    heldout = hostile_template_sentences("heldout")
+    assert len(heldout) > 100 and len(train) > 10 * len(heldout)
+    assert not set(train["text"]) & set(heldout["text"])
+    assert set(train["text"]) | set(heldout["text"]) < set(hostile_template_sentences()["text"])
+    # A held-out harm never appears in training sentences.
+    assert heldout["text"].str.contains("drown them in the river").any()
+    assert not train["text"].str.contains("drown").any()
+    for label in (schema.THREAT, schema.IDENTITY_ATTACK):
+        assert heldout[label].eq(1).any() and heldout[label].eq(0).any()
+    with pytest.raises(ValueError, match="part"):
+        hostile_template_sentences("test")

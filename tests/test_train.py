@@ -50,10 +50,15 @@ def test_bundle_records_sources_thresholds_and_metrics(trained: Path) -> None:
     manifest = bundle.manifest
     assert set(manifest["sources"]) == {
         "toxic-spans-sentences", "davidson", "cat", "convabuse", "ruddit", "toxichat",
-        "identity-neutral",
+        "identity-neutral", "hostile-templates",
     }  # fmt: skip
     # Bias mitigation: neutral identity-mention sentences written for this project.
     assert manifest["sources"]["identity-neutral"]["rows"] > 1000
+    # Threats without swear words and group derogation, with hard negatives.
+    hostile = manifest["sources"]["hostile-templates"]
+    assert hostile["labels"]["threat"]["positives"] > 1000
+    assert 0 < hostile["labels"]["threat"]["positives"] < hostile["labels"]["threat"]["rows"]
+    assert manifest["training"]["hostile_template_weight"] == hostile["weight"] > 0
     assert set(manifest["thresholds_at_precision"]) == set(schema.LABELS)
     # Whole toxic-spans posts (all toxic) are evaluated as held-out but never fitted.
     assert "toxic-spans-civil" in manifest["heldout_sources"]
