@@ -9,6 +9,7 @@ pandas (``tests/test_single_imports.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 # Canonical input columns of a comment export.
@@ -106,3 +107,19 @@ class Action(StrEnum):
     def severity(self) -> int:
         """Rank used to pick the strongest action (allow=0 ... remove=3)."""
         return list(Action).index(self)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of the original text and its score: ``text[begin:end]``, score in [0, 1].
+
+    Perspective-style ``begin`` / ``end`` / ``score``, as both scoring paths report them.
+    """
+
+    begin: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, int | float]:
+        """``{"begin": ..., "end": ..., "score": ...}`` (score rounded to 4 digits)."""
+        return {"begin": self.begin, "end": self.end, "score": round(self.score, 4)}

@@ -29,7 +29,6 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -37,7 +36,7 @@ import pandas as pd
 
 from moderation import schema
 from moderation.calibration import Calibration, apply_calibration
-from moderation.contract import MAX_TEXT_CHARS
+from moderation.contract import MAX_TEXT_CHARS, Span
 from moderation.fastscore import CompiledModel, compile_model
 from moderation.features import FeatureConfig, drop_pruned_vocabulary, make_features
 from moderation.normalize import normalize_text, normalize_with_offsets, split_sentences
@@ -87,19 +86,6 @@ def _expit(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
     return out
-
-
-@dataclass(frozen=True)
-class Span:
-    """A piece of the original text and its score: ``text[begin:end]``, score in [0, 1]."""
-
-    begin: int
-    end: int
-    score: float
-
-    def to_dict(self) -> dict[str, int | float]:
-        """``{"begin": ..., "end": ..., "score": ...}`` (score rounded to 4 digits)."""
-        return {"begin": self.begin, "end": self.end, "score": round(self.score, 4)}
 
 
 class _SpanParts:

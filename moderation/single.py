@@ -45,6 +45,7 @@ import numpy.typing as npt
 from moderation import contract
 from moderation.calibration import Calibration, apply_calibration
 from moderation.conditions import All, Condition, InSet, Not
+from moderation.contract import Span
 from moderation.normalize import normalize_text, normalize_with_offsets, split_sentences
 from moderation.rules import Decision, Rule, Rules, by_priority, decide, resolve_precision
 
@@ -493,19 +494,6 @@ class TextScorer:
 _Scored = Callable[[str], tuple[tuple[npt.NDArray[np.intp], F64], F64]]
 #: A part's terms, and per entry: the column position, the term and the share's divisor.
 _Shares = tuple[list[str], npt.NDArray[np.intp], npt.NDArray[np.intp], F64]
-
-
-@dataclass(frozen=True)
-class Span:
-    """A piece of the original text and its score (``moderation.model.Span``'s twin)."""
-
-    begin: int
-    end: int
-    score: float
-
-    def to_dict(self) -> dict[str, int | float]:
-        """``{"begin": ..., "end": ..., "score": ...}`` (score rounded to 4 digits)."""
-        return {"begin": self.begin, "end": self.end, "score": round(self.score, 4)}
 
 
 def _logistic(x: float) -> float:
