@@ -638,8 +638,8 @@ def _decide(url: str, item_id: int, moderator: str, start: Any, results: Any) ->
             results.put((moderator, "conflict"))
 
 
-def test_concurrent_writers_lose_and_duplicate_nothing(queue_url: str) -> None:
-    ReviewQueue(queue_url).close()  # tables exist before the race (creation is tested below)
+def _race_writers(queue_url: str) -> None:
+    """Start `WRITERS` processes of `_write` at once (a barrier) and wait for each to succeed."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WRITERS)
     workers = [context.Process(target=_write, args=(queue_url, w, start)) for w in range(WRITERS)]
@@ -648,6 +648,11 @@ def test_concurrent_writers_lose_and_duplicate_nothing(queue_url: str) -> None:
     for process in workers:
         process.join(120)
         assert process.exitcode == 0
+
+
+def test_concurrent_writers_lose_and_duplicate_nothing(queue_url: str) -> None:
+    ReviewQueue(queue_url).close()  # tables exist before the race (creation is tested below)
+    _race_writers(queue_url)
     assert count(queue_url, "review_items") == 3 * (WRITERS + 1)
     assert count(queue_url, "review_comments") == 5 * (WRITERS + 1)
     with ReviewQueue(queue_url) as queue:
@@ -657,27 +662,13 @@ def test_concurrent_writers_lose_and_duplicate_nothing(queue_url: str) -> None:
 
 
 def test_concurrent_writers_create_the_tables_once(queue_url: str) -> None:
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(WRITERS)
-    workers = [context.Process(target=_write, args=(queue_url, w, start)) for w in range(WRITERS)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(120)
-        assert process.exitcode == 0
+    _race_writers(queue_url)
     assert count(queue_url, "review_items") == 3 * (WRITERS + 1)
 
 
 def test_concurrent_writers_upgrade_a_version_1_queue_once(queue_url: str) -> None:
     make_version_1_queue(queue_url)
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(WRITERS)
-    workers = [context.Process(target=_write, args=(queue_url, w, start)) for w in range(WRITERS)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(120)
-        assert process.exitcode == 0
+    _race_writers(queue_url)
     assert count(queue_url, "review_items") == 2 + 3 * (WRITERS + 1)
     assert columns_of(queue_url, "review_comments").count("spans") == 1
 
