@@ -380,7 +380,7 @@ class Moderator:
 
         Gives what :meth:`score` gives the comment in a one-row export (same scores, action,
         priority and reasons). Without ``parent`` and ``article`` it is computed without data
-        frames (:mod:`moderation.single`: tens of microseconds, and no pandas import); with
+        frames (:mod:`moderation.single`: a fraction of a millisecond, no pandas import); with
         them, or when the rules test what that path does not compute, by :meth:`score`.
         """
         thresholds = self.bundle.thresholds
