@@ -7,10 +7,14 @@ same warm-up as the ``batch`` task of ``bench/worker.py``. Usage::
     python bench/profile_score.py                      # 20,000 rows, 3 timed runs
     python bench/profile_score.py --rows 2000 --profile --top 40
     python bench/profile_score.py --steps              # seconds per pipeline step
+    python bench/profile_score.py --single 1000 [--profile]  # score_one, as worker.py times it
 
 ``--steps`` times the main steps of ``Moderator.score`` (hostility scores, off-topic,
 explanations, spans, ...) by wrapping them; ``--profile`` prints a cProfile table by
-cumulative time.
+cumulative time. ``--single N`` times ``score_one`` on the first N comments after 50
+warm-up calls, each comment seen once (as ``bench/worker.py single`` does: new words cost
+more than cached ones), decision only and then, in a fresh moderator, reading the
+explanation too.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from moderation import Moderator  # noqa: E402
 DEFAULT_CORPUS = ROOT / "bench" / ".cache" / "corpus-v2-20000-s0.csv"
 EXPORT_COLUMNS = ("comment_id", "thread_id", "parent_id", "author", "text")
 WARMUP_ROWS = 200
+#: score_one calls before timing starts (as bench/worker.py).
+SINGLE_WARMUP = 50
 
 
 def read_frame(path: Path, rows: int | None) -> pd.DataFrame:
@@ -95,6 +101,38 @@ def instrument(totals: dict[str, float]) -> None:
         setattr(target, attribute, timed)
 
 
+def single_calls(corpus: Path, n: int, profile: bool, top: int) -> int:
+    """p50 / p99 of ``score_one`` decision only and with the explanation read (or a profile)."""
+    texts = read_frame(corpus, n + SINGLE_WARMUP)["text"].tolist()
+    for explained in (False, True):
+        moderator = Moderator.load()  # fresh word caches: every comment is seen once
+        for text in texts[:SINGLE_WARMUP]:
+            moderator.score_one(text)
+        profiler = cProfile.Profile() if profile else None
+        latencies = []
+        for text in texts[SINGLE_WARMUP:]:
+            if profiler:
+                profiler.enable()
+            start = time.perf_counter_ns()
+            one = moderator.score_one(text)
+            _ = one.action, one.priority
+            if explained:
+                _ = one.reasons, one.terms, one.spans, one.word_spans
+            latencies.append(time.perf_counter_ns() - start)
+            if profiler:
+                profiler.disable()
+        latencies.sort()
+        what = "explanation read" if explained else "decision only"
+        p50, p99 = latencies[len(latencies) // 2], latencies[(len(latencies) * 99) // 100]
+        print(f"score_one, {what}: p50 {p50 / 1000:,.1f} µs, p99 {p99 / 1000:,.1f} µs "
+              f"({len(latencies)} calls{', under cProfile' if profiler else ''})")  # fmt: skip
+        if profiler:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+            print(out.getvalue())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -103,7 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile one run")
     parser.add_argument("--top", type=int, default=35, help="profile lines to print")
     parser.add_argument("--steps", action="store_true", help="seconds per pipeline step")
+    parser.add_argument("--single", type=int, help="time score_one on the first N comments")
     args = parser.parse_args(argv)
+    if args.single:
+        return single_calls(args.corpus, args.single, args.profile, args.top)
 
     frame = read_frame(args.corpus, args.rows)
     moderator = Moderator.load()

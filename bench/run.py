@@ -299,6 +299,17 @@ def measure_round(
         got[s.name]["single_calls"] = len(latencies)
         got[s.name]["p50_us"] = report.percentile(latencies, 50) / 1000
         got[s.name]["p99_us"] = report.percentile(latencies, 99) / 1000
+    for s in systems:
+        if s.name not in report.EXPLAINED:
+            continue
+        # The same calls reading the explanation too (ours computes it on first access),
+        # in a fresh process like every measurement: the figures above are decision only.
+        out = tmp / f"{s.name}-explained.json"
+        run_child(worker(s, "explained", corpus, out, single), s.env)
+        latencies = json.loads(out.read_text(encoding="utf-8"))["latencies_ns"]
+        got[s.name]["explained_calls"] = len(latencies)
+        got[s.name]["p50_explained_us"] = report.percentile(latencies, 50) / 1000
+        got[s.name]["p99_explained_us"] = report.percentile(latencies, 99) / 1000
     return got
 
 
@@ -600,7 +611,11 @@ def _relative(path: Path) -> Path:
 
 
 def _round_line(got: dict[str, dict[str, Any]], cli: dict[str, dict[str, list[float]]]) -> str:
-    parts = [f"{name} {v['batch_cps']:,.0f}/s p50 {v['p50_us']:,.0f}µs" for name, v in got.items()]
+    parts = [
+        f"{name} {v['batch_cps']:,.0f}/s p50 {v['p50_us']:,.0f}µs"
+        + (f" (explained {v['p50_explained_us']:,.0f}µs)" if "p50_explained_us" in v else "")
+        for name, v in got.items()
+    ]
     parts += [f"clix{w} {v['cps'][-1]:,.0f}/s" for w, v in cli.items()]
     return "; ".join(parts)
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         TrainingError,
     )
     from moderation.io import read_articles, read_comments, write_table
-    from moderation.moderator import Moderator, ScoredComment
+    from moderation.moderator import Explanation, Moderator, ScoredComment
     from moderation.review import build_queue
     from moderation.rules import Rules, apply_rules, check_rules, load_rules
 
@@ -38,6 +38,7 @@ _WHERE = {
     "read_articles": "io",
     "read_comments": "io",
     "write_table": "io",
+    "Explanation": "moderator",
     "Moderator": "moderator",
     "ScoredComment": "moderator",
     "build_queue": "review",
@@ -48,6 +49,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "Explanation",
     "InputError",
     "ModelLoadError",
     "ModerationError",

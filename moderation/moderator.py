@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -41,6 +41,7 @@ from moderation.rules import Rules, load_rules
 from moderation.single import (
     EXPLAIN_AT,
     TERMS_PER_LABEL,
+    LoneComment,
     SingleScorer,
     evidence_labels,
     quote_evidence,
@@ -106,29 +107,106 @@ THREAD_OUTPUT = (
     HOSTILITY_TREND,
     USER_DIRECTED_INSULT,
 )
-__all__ = ["EXPLAIN_AT", "SPANS", "TERMS_PER_LABEL", "THREAD_OUTPUT", "Moderator", "ScoredComment"]
+__all__ = [
+    "EXPLAIN_AT",
+    "SPANS",
+    "TERMS_PER_LABEL",
+    "THREAD_OUTPUT",
+    "Explanation",
+    "Moderator",
+    "ScoredComment",
+]
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """Why a comment got its action: what :class:`ScoredComment` computes on first access.
+
+    ``reasons`` are the rules' reasons, the words behind each hostile score quoted in them;
+    ``terms``, ``spans`` and ``word_spans`` cover each hostility label whose score is at or
+    above its bundle threshold (see :class:`ScoredComment`).
+    """
+
+    reasons: list[str]
+    terms: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    spans: dict[str, list[dict[str, int | float]]] = field(default_factory=dict)
+    word_spans: dict[str, list[dict[str, int | float]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
 class ScoredComment:
     """The result of :meth:`Moderator.score_one`.
+
+    ``scores``, ``action``, ``priority`` and ``problems`` are computed by the call. The
+    explanation -- ``reasons``, ``terms``, ``spans`` and ``word_spans`` -- is computed on the
+    first access of any of them (all four at once, then kept), with the same values as an
+    eager computation: a comment system that only reads the action does not pay for quoting
+    words and finding spans, which cost several times the scoring of a flagged comment.
+    ``reasons`` is part of it because it quotes the words behind high scores.
 
     ``terms``, ``spans`` and ``word_spans`` are filled for each hostility label whose score is
     at or above its bundle threshold. ``spans`` are Perspective-style sentence spans
     (``{"begin", "end", "score"}`` in character offsets of ``text``, every sentence scoring at
     or above the threshold); ``word_spans`` are the offending words inside them, as typed
     (``1d10t`` and ``i d i o t`` included).
+
+    A frozen dataclass whose explanation fields are properties over one cached
+    :class:`Explanation` (``explain`` is that explanation, or the function computing it):
+    equality and pickling compute it; ``repr`` shows it only once computed.
     """
 
     text: str
     scores: dict[str, float]
     action: str
     priority: int
-    reasons: list[str]
-    terms: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    spans: dict[str, list[dict[str, int | float]]] = field(default_factory=dict)
-    word_spans: dict[str, list[dict[str, int | float]]] = field(default_factory=dict)
+    problems: list[str]
+    explain: Explanation | Callable[[], Explanation] = field(repr=False)
+
+    @cached_property
+    def explanation(self) -> Explanation:
+        """Reasons, terms and spans (computed on first access, then kept)."""
+        return self.explain if isinstance(self.explain, Explanation) else self.explain()
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the action: each matched rule's reason, then the words behind high scores."""
+        return self.explanation.reasons
+
+    @property
+    def terms(self) -> dict[str, list[tuple[str, float]]]:
+        """Per flagged label: the top n-grams behind its score, with their contributions."""
+        return self.explanation.terms
+
+    @property
+    def spans(self) -> dict[str, list[dict[str, int | float]]]:
+        """Per flagged label: the sentences at or above its threshold."""
+        return self.explanation.spans
+
+    @property
+    def word_spans(self) -> dict[str, list[dict[str, int | float]]]:
+        """Per flagged label: the offending words inside those sentences, as typed."""
+        return self.explanation.word_spans
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.text, self.scores, self.action, self.priority, self.problems)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScoredComment):
+            return NotImplemented
+        return self._key() == other._key() and self.explanation == other.explanation
+
+    __hash__ = None  # type: ignore[assignment]  # mutable dicts inside, as before
+
+    def __repr__(self) -> str:
+        known = "explanation" in self.__dict__ or isinstance(self.explain, Explanation)
+        explained = self.explanation if known else "(computed on access)"
+        return (
+            f"ScoredComment(text={self.text!r}, scores={self.scores!r}, action={self.action!r}, "
+            f"priority={self.priority!r}, problems={self.problems!r}, explanation={explained!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ScoredComment, (*self._key(), self.explanation))
 
 
 @dataclass(frozen=True)
@@ -383,43 +461,48 @@ class Moderator:
         frames (:mod:`moderation.single`: a fraction of a millisecond, no pandas import); with
         them, or when the rules test what that path does not compute, by :meth:`score`.
         """
-        thresholds = self.bundle.thresholds
         if parent is None and article is None and isinstance(text, str) and self._single.supported:
             lone = self._single.score(text)
-            scores = lone.scores
-            action, priority = lone.decision.action, lone.decision.priority
-            flagged = _flagged(scores, thresholds)
-            quoted = evidence_labels(lone.decision, scores)
-            if lone.text == text:  # explained from the same arrays, without the full model
-                terms, found = self._single.model.explain(
-                    text, list(dict.fromkeys([*flagged, *quoted])), flagged, thresholds
-                )
-                reasons = quote_evidence(lone.decision, quoted, terms)
-                terms = {label: terms[label] for label in flagged}
-            else:  # undecodable bytes: the model explains the text as typed, as it always has
-                model = self.bundle.hostility
-                said = model.top_terms_map(lone.text, quoted, k=TERMS_PER_LABEL)
-                reasons = quote_evidence(lone.decision, quoted, said)
-                terms, found = self._explain_one(text, flagged)
-            problems = "; ".join(lone.problems)
-        else:
-            row = self._score_row(text, parent, article)
-            scores = {label: float(row[label]) for label in SCORES}
-            action, priority = str(row[ACTION]), int(row[PRIORITY])
-            reasons, problems = row[REASONS], row[PROBLEMS]
-            flagged = _flagged(scores, thresholds)
-            terms, found = self._explain_one(text, flagged)
+            return ScoredComment(
+                text=text,
+                scores=lone.scores,
+                action=lone.decision.action,
+                priority=lone.decision.priority,
+                problems=_split("; ".join(lone.problems)),
+                explain=partial(self._explain_lone, text, lone),
+            )
+        row = self._score_row(text, parent, article)
+        scores = {label: float(row[label]) for label in SCORES}
         return ScoredComment(
             text=text,
             scores=scores,
-            action=action,
-            priority=priority,
-            reasons=_split(reasons),
-            terms=terms,
-            problems=_split(problems),
-            spans={k: [s.to_dict() for s in v["sentence"]] for k, v in found.items()},
-            word_spans={k: [s.to_dict() for s in v["word"]] for k, v in found.items()},
+            action=str(row[ACTION]),
+            priority=int(row[PRIORITY]),
+            problems=_split(row[PROBLEMS]),
+            explain=partial(self._explain_row, text, scores, row[REASONS]),
         )
+
+    def _explain_lone(self, text: str, lone: LoneComment) -> Explanation:
+        """The explanation of a comment scored by :mod:`moderation.single`."""
+        thresholds = self.bundle.thresholds
+        flagged = _flagged(lone.scores, thresholds)
+        quoted = evidence_labels(lone.decision, lone.scores)
+        if lone.text == text:  # explained from the same arrays, without the full model
+            terms, found = self._single.model.explain(
+                text, list(dict.fromkeys([*flagged, *quoted])), flagged, thresholds
+            )
+            reasons = quote_evidence(lone.decision, quoted, terms)
+            terms = {label: terms[label] for label in flagged}
+        else:  # undecodable bytes: the model explains the text as typed, as it always has
+            said = self.bundle.hostility.top_terms_map(lone.text, quoted, k=TERMS_PER_LABEL)
+            reasons = quote_evidence(lone.decision, quoted, said)
+            terms, found = self._explain_one(text, flagged)
+        return _explanation(reasons, terms, found)
+
+    def _explain_row(self, text: str, scores: dict[str, float], reasons: Any) -> Explanation:
+        """The explanation of a comment scored by :meth:`score` (its reasons, as the row says)."""
+        terms, found = self._explain_one(text, _flagged(scores, self.bundle.thresholds))
+        return _explanation(reasons, terms, found)
 
     def _explain_one(
         self, text: str, flagged: list[str]
@@ -461,6 +544,17 @@ def _flagged(scores: dict[str, float], thresholds: dict[str, float]) -> list[str
         for label in LABELS
         if scores[label] >= thresholds.get(label, 0.5)  # NaN compares False
     ]
+
+
+def _explanation(
+    reasons: Any, terms: dict[str, list[tuple[str, float]]], found: dict[str, dict[str, Any]]
+) -> Explanation:
+    return Explanation(
+        reasons=_split(reasons),
+        terms=terms,
+        spans={k: [s.to_dict() for s in v["sentence"]] for k, v in found.items()},
+        word_spans={k: [s.to_dict() for s in v["word"]] for k, v in found.items()},
+    )
 
 
 def _split(value: Any) -> list[str]:

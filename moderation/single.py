@@ -9,15 +9,19 @@ module computes, for a comment scored on its own (no parent, no article), exactl
   scikit-learn's ``word`` / ``char_wb`` analyzers in plain Python. For one short text, slicing
   strings and looking them up is several times faster than the vectorised hashing of
   :mod:`moderation.fastscore`, whose fixed cost per call (dozens of NumPy operations) is built
-  for batches. Sublinear tf, idf and the per-block l2 norm follow the ``TfidfVectorizer``.
+  for batches. The occurrences of a text and its sentences are counted together by one sort
+  of their columns; a text that is its sentences joined by spaces reuses their n-grams.
+  Sublinear tf, idf and the per-block l2 norm follow the ``TfidfVectorizer``.
 - **scores**: whole text and best sentence combined by the model's ``sentence_weight`` and
   calibrated, as :meth:`moderation.model.HostilityModel.combine`;
 - **facts**: what thread context, dynamics and signals give a lone comment (depth 0, no parent,
   no article, no author), as a plain mapping;
 - **rules**: :func:`moderation.rules.decide`, the one-record form of ``apply_rules``;
 - **explanations** of the flagged labels (terms, sentence and word spans) and the words quoted
-  in the reasons, computed from the same arrays as ``HostilityModel.top_terms_map`` and
-  ``span_map`` compute them, so that a toxic comment does not pull in the full model either.
+  in the reasons, computed when the result's explanation is first read
+  (``moderation.moderator.ScoredComment``) from the same arrays as
+  ``HostilityModel.top_terms_map`` and ``span_map`` compute them, so that a toxic comment does
+  not pull in the full model either.
 
 Words recur from comment to comment, so each word's character n-gram columns and each word's
 scores (for word spans) are remembered, up to :data:`WORD_CACHE` words each.
@@ -33,10 +37,10 @@ import itertools
 import math
 import re
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,6 +81,7 @@ COMMENT_ID = "comment"
 THREAD_ID = "t"
 
 F64 = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 #: A word is part of a word-level span when its own score reaches this (model.WORD_THRESHOLD).
 WORD_THRESHOLD = 0.7
@@ -106,11 +111,36 @@ _TEXT_FACTS = frozenset(
 )
 
 
+_NO_COLUMNS: IntArray = np.zeros(0, dtype=np.intp)
+
 #: Words whose character n-gram columns (and scores) are remembered: most words of a comment
 #: were seen before. Words longer than :data:`CACHED_WORD_CHARS` are not, so that the memory
 #: stays bounded (a few tens of MB) whatever the comments.
 WORD_CACHE = 50_000
 CACHED_WORD_CHARS = 40
+
+
+class _WordColumns(dict[str, "IntArray"]):
+    """char_wb: word -> the columns of its n-grams (n-grams never cross a word).
+
+    A word not seen yet is looked up on access (``__missing__``) and remembered when it is
+    no longer than :data:`CACHED_WORD_CHARS`; the cache is emptied at :data:`WORD_CACHE`
+    words, so that its memory stays bounded whatever the comments.
+    """
+
+    def __init__(self, vocabulary: dict[str, int], low: int, high: int) -> None:
+        super().__init__()
+        self.vocabulary, self.low, self.high = vocabulary, low, high
+
+    def __missing__(self, word: str) -> IntArray:
+        get = self.vocabulary.get
+        grams = _char_grams(word, self.low, self.high)
+        hits = np.array([c for c in map(get, grams) if c is not None], dtype=np.intp)
+        if len(word) <= CACHED_WORD_CHARS:
+            if len(self) >= WORD_CACHE:
+                self.clear()
+            self[word] = hits
+        return hits
 
 
 @dataclass(frozen=True)
@@ -121,41 +151,29 @@ class _Block:
     low: int
     high: int
     vocabulary: dict[str, int]
-    #: char_wb: word -> the columns of its n-grams (n-grams never cross a word).
-    words: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+    #: char_wb: the columns of each word's n-grams (remembered).
+    words: _WordColumns = field(repr=False, compare=False)
 
-    def columns(self, doc: str) -> Counter[int]:
-        """Column -> count of the in-vocabulary n-grams of a normalised text."""
-        get = self.vocabulary.get
-        if self.analyzer == "word":
-            found: Counter[int | None] = Counter(map(get, _word_grams(doc, self.low, self.high)))
-            found.pop(None, None)  # the n-grams outside the vocabulary
-            return found  # type: ignore[return-value]  # None is gone
-        cols: list[int] = []
-        for word in doc.split():
-            cols += self.words.get(word) or self.word_columns(word)
-        return Counter(cols)
-
-    def word_columns(self, word: str) -> tuple[int, ...]:
+    def word_columns(self, word: str) -> IntArray:
         """char_wb: the columns of the n-grams of one whitespace-free word (remembered)."""
-        hits = self.words.get(word)
-        if hits is None:
-            get = self.vocabulary.get
-            grams = _char_grams(word, self.low, self.high)
-            hits = tuple([c for c in map(get, grams) if c is not None])
-            if len(word) <= CACHED_WORD_CHARS:
-                if len(self.words) >= WORD_CACHE:
-                    self.words.clear()
-                self.words[word] = hits
-        return hits
+        return self.words[word]
+
+    def gram_columns(self, tokens: list[str], miss: int) -> list[int]:
+        """word: the column of each n-gram of ``tokens`` (``miss`` outside the vocabulary)."""
+        grams = _token_grams(tokens, self.low, self.high)
+        return list(map(self.vocabulary.get, grams, repeat(miss)))
 
 
 def _word_grams(doc: str, low: int, high: int) -> list[str]:
     """scikit-learn's ``word`` analyzer: tokens, then their n-grams joined by single spaces."""
-    tokens = _TOKEN.findall(doc)
+    return _token_grams(_TOKEN.findall(doc), low, high)
+
+
+def _token_grams(tokens: list[str], low: int, high: int) -> list[str]:
+    """The ``low``..``high``-grams of ``tokens`` as scikit-learn joins them (by length)."""
     grams = list(tokens) if low == 1 else []
     for n in range(max(low, 2), min(high, len(tokens)) + 1):
-        grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        grams += map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False))
     return grams
 
 
@@ -210,12 +228,14 @@ class TextScorer:
                 raise ValueError(f"block {k}: cannot score analyzer {analyzer!r}")
             if not len(terms) == len(block_idf) == block_coef.shape[0]:
                 raise ValueError(f"block {k}: names, idf and coefficients differ in length")
+            vocabulary = dict(zip(terms, range(start, start + len(terms)), strict=True))
             blocks.append(
                 _Block(
                     str(analyzer),
                     low,
                     high,
-                    dict(zip(terms, range(start, start + len(terms)), strict=True)),
+                    vocabulary,
+                    _WordColumns(vocabulary, low, high),
                 )
             )
             names_of_columns += terms
@@ -226,13 +246,23 @@ class TextScorer:
         #: The n-gram of every column (word block first), for explanations.
         self.names = names_of_columns
         self.n_word = len(blocks[0].vocabulary) if blocks and blocks[0].analyzer == "word" else 0
-        # float64 as the compiled engine multiplies (float32 coefficients, float64 features).
-        self.idf = np.concatenate(idf).astype(np.float64)
-        self.coef = np.vstack(coef).astype(np.float64)
+        #: The column an n-gram outside the vocabulary counts in: its idf and coefficients are 0,
+        #: so it adds nothing, and the word block's misses need no filtering.
+        self.miss = start
+        #: The first column of each block (the sentinel belongs to the last one).
+        self._block_starts = np.cumsum([0, *(len(b.vocabulary) for b in blocks[:-1])])
+        self.idf = np.concatenate([*idf, [0.0]]).astype(np.float64)
+        # Coefficients stay float32 (half the memory: fewer cache misses per call) and are
+        # multiplied as float64, as the compiled engine does: the same products.
+        self.coef = np.vstack([*coef, np.zeros((1, len(self.labels)), np.float32)])
+        self._word = next((b for b in blocks if b.analyzer == "word"), None)
+        self._chars = tuple(b.words for b in blocks if b.analyzer == "char_wb")
         self._word_logits: dict[str, F64] = {}
         self._knots = {
             label: (found.x.tolist(), found.y.tolist()) for label, found in self.calibration.items()
         }
+        if len(blocks) != len({b.analyzer for b in blocks}):
+            raise ValueError("more than one block of the same analyzer")
         if self.coef.shape[1] != len(self.labels) or self.intercept.shape != (len(self.labels),):
             raise ValueError("coefficients and intercepts do not match the labels")
 
@@ -244,33 +274,96 @@ class TextScorer:
             arrays = bundle.hostility.compiled().to_arrays()
         return cls(arrays, sentence_weight=bundle.sentence_weight, calibration=bundle.calibration)
 
+    def _occurrences(self, doc: str) -> tuple[list[str], list[IntArray]]:
+        """A normalised text's word-block tokens, and the column of every n-gram occurrence
+        (:attr:`miss` for the word n-grams outside the vocabulary) as arrays."""
+        tokens = _TOKEN.findall(doc) if self._word is not None else []
+        parts: list[IntArray] = []
+        if self._word is not None:
+            parts.append(np.array(self._word.gram_columns(tokens, self.miss), dtype=np.intp))
+        if self._chars:
+            words = doc.split()
+            for known in self._chars:
+                parts += map(known.__getitem__, words)
+        return tokens, parts
+
+    def _whole(
+        self, found: list[tuple[list[str], list[IntArray]]]
+    ) -> tuple[list[str], list[IntArray]]:
+        """:meth:`_occurrences` of the sentences joined by spaces, from theirs.
+
+        Its tokens and words are the sentences' in turn (no token or word crosses the
+        spaces), so only the word n-grams that span two sentences are new.
+        """
+        tokens = [token for sentence, _ in found for token in sentence]
+        parts: list[IntArray] = []
+        if self._word is not None:
+            parts.append(np.array(self._word.gram_columns(tokens, self.miss), dtype=np.intp))
+        skip = 1 if self._word is not None else 0
+        for _, sentence_parts in found:
+            parts += sentence_parts[skip:]
+        return tokens, parts
+
+    def _entries(self, docs: Sequence[str]) -> tuple[list[int], IntArray, F64]:
+        """The tf-idf entries of normalised texts: where each text's entries start, and per
+        entry its column and its value (sublinear tf x idf, l2-normalised per text and block,
+        as the ``TfidfVectorizer`` of each block), by text, then column.
+
+        Counting is a sort of every occurrence's key (text x stride + column): for a few
+        hundred occurrences, a couple of dozen NumPy calls in all instead of Python work per
+        n-gram.
+        """
+        found = [self._occurrences(doc) for doc in docs[1:]]
+        if len(docs) > 1 and docs[0] == " ".join(docs[1:]):  # a text and its sentences
+            found.insert(0, self._whole(found))
+        else:
+            found.insert(0, self._occurrences(docs[0]))
+        n, stride = len(docs), self.miss + 1
+        parts = [p for _, doc_parts in found for p in doc_parts]
+        keys = np.concatenate(parts) if parts else _NO_COLUMNS.copy()
+        if n > 1:
+            sizes = [sum(map(len, doc_parts)) for _, doc_parts in found]
+            keys += np.repeat(np.arange(0, n * stride, stride), sizes)
+        if not len(keys):
+            return [0] * (n + 1), _NO_COLUMNS, np.zeros(0)
+        keys.sort()
+        edge = np.empty(len(keys) + 1, dtype=bool)  # where a run of equal keys starts or ends
+        edge[0] = edge[-1] = True
+        np.not_equal(keys[1:], keys[:-1], out=edge[1:-1])
+        runs = edge.nonzero()[0]
+        distinct = keys[runs[:-1]]
+        cols = distinct if n == 1 else distinct % stride
+        values = self.idf.take(cols)
+        if len(distinct) != len(keys):  # sublinear tf: 1 + log(count), 1 for the many ones
+            tf = np.log(runs[1:] - runs[:-1])
+            tf += 1.0
+            values *= tf
+        # Where each (text, block) segment starts; the sentinel column sorts into the last.
+        firsts = self._block_starts
+        if n > 1:
+            firsts = (np.arange(0, n * stride, stride)[:, None] + firsts).ravel()
+        bounds = distinct.searchsorted(firsts).tolist()
+        bounds.append(len(distinct))
+        for begin, end in itertools.pairwise(bounds):
+            if begin < end:
+                part = values[begin:end]
+                squares = part.dot(part)
+                if squares:  # 0 for a block of misses only
+                    part /= math.sqrt(squares)
+        return bounds[:: len(self.blocks)], cols, values
+
     def logits(self, docs: Sequence[str]) -> F64:
         """Log-odds ``[len(docs), n_labels]`` of normalised texts."""
-        cols: list[int] = []
-        counts: list[int] = []
-        segment: list[int] = []  # (doc, block) of each entry
-        for d, doc in enumerate(docs):
-            for b, block in enumerate(self.blocks):
-                found = block.columns(doc)
-                cols += found.keys()
-                counts += found.values()
-                segment += [d * len(self.blocks) + b] * len(found)
-        out = np.tile(self.intercept, (len(docs), 1))
-        if not cols:
-            return out
-        at = np.asarray(cols, dtype=np.intp)
-        seg = np.asarray(segment, dtype=np.intp)
-        values = np.log(np.asarray(counts, dtype=np.float64))
-        values += 1.0
-        values *= self.idf[at]
-        norms = np.sqrt(np.bincount(seg, weights=values * values))
-        values /= norms[seg]
+        starts, cols, values = self._entries(docs)
+        coef = self.coef.take(cols, axis=0).astype(np.float64)
         if len(docs) == 1:
-            out[0] += values @ self.coef[at]
-        else:
-            weights = np.zeros((len(docs), len(at)))
-            weights[seg // len(self.blocks), np.arange(len(at))] = values
-            out += weights @ self.coef[at]
+            one: F64 = (values.dot(coef) + self.intercept)[None, :]
+            return one
+        out = np.empty((len(docs), len(self.labels)))
+        out[:] = self.intercept
+        for d, (begin, end) in enumerate(itertools.pairwise(starts)):
+            if begin < end:
+                out[d] += values[begin:end].dot(coef[begin:end])
         return out
 
     def scores(self, text: str) -> list[float]:
@@ -281,39 +374,25 @@ class TextScorer:
         if len(offsets) > 1:
             docs += [text[a:b] for a, b in offsets]
         logits = self.logits([normalize_text(doc) for doc in docs])
-        whole = logits[0].tolist()
-        best = np.max(logits, axis=0).tolist() if len(docs) > 1 else whole
+        whole = [_logistic(x) for x in logits[0].tolist()]
+        best = [_logistic(x) for x in logits.max(axis=0).tolist()] if len(docs) > 1 else whole
         # Six numbers: plain floats are faster than NumPy calls on arrays this small.
         w = self.sentence_weight
         out = []
-        for label, a, b in zip(self.labels, whole, best, strict=True):
-            p_whole = _logistic(a)
-            combined = (1.0 - w) * p_whole + w * max(p_whole, _logistic(b))
+        for label, p_whole, p_best in zip(self.labels, whole, best, strict=True):
+            combined = (1.0 - w) * p_whole + w * max(p_whole, p_best)
             knots = self._knots.get(label)
             out.append(combined if knots is None else _interp(combined, *knots))
         return out
 
     # ------------------------------------------------------------------ explanations
 
-    def vector(self, doc: str) -> tuple[npt.NDArray[np.intp], F64]:
+    def vector(self, doc: str) -> tuple[IntArray, F64]:
         """A normalised text's tf-idf entries: columns in increasing order and their values."""
-        cols: list[int] = []
-        counts: list[int] = []
-        segment: list[int] = []
-        for b, block in enumerate(self.blocks):
-            found = block.columns(doc)
-            cols += found.keys()
-            counts += found.values()
-            segment += [b] * len(found)
-        at = np.asarray(cols, dtype=np.intp)
-        order = np.argsort(at, kind="stable")
-        at, seg = at[order], np.asarray(segment, dtype=np.intp)[order]
-        values = np.log(np.asarray(counts, dtype=np.float64)[order])
-        values += 1.0
-        values *= self.idf[at]
-        if len(at):
-            values /= np.sqrt(np.bincount(seg, weights=values * values))[seg]
-        return at, values
+        _, cols, values = self._entries([doc])
+        if len(cols) and cols[-1] == self.miss:  # n-grams outside the vocabulary: last
+            return cols[:-1], values[:-1]
+        return cols, values
 
     def explain(
         self,
@@ -339,7 +418,10 @@ class TextScorer:
             found = memo.get(norm)
             if found is None:
                 cols, values = self.vector(norm)
-                found = memo[norm] = ((cols, values), values @ self.coef[cols] + self.intercept)
+                found = memo[norm] = (
+                    (cols, values),
+                    values @ self.coef[cols].astype(np.float64) + self.intercept,
+                )
             return found
 
         def word_logits(word: str) -> F64:

@@ -312,3 +312,19 @@ def test_profile_score_times_the_steps_of_score(tmp_path: Path) -> None:
     assert "40 comments: best" in done.stdout
     for step in ("hostility predict", "explain (total)", "span maps", "off-topic scores"):
         assert step in done.stdout
+
+
+def test_worker_times_ours_reading_the_explanation(tmp_path: Path, pool: pd.DataFrame) -> None:
+    frame = bc.sample_threads(pool, len(pool), seed=0)
+    corpus, out = tmp_path / "corpus.csv", tmp_path / "explained.json"
+    bc.write_table(frame, corpus)
+    assert worker.main(["ours", "explained", str(corpus), str(out), "--single", "3"]) == 0
+    assert len(json.loads(out.read_text(encoding="utf-8"))["latencies_ns"]) == 3
+
+
+def test_render_shows_decision_only_and_explained_single_calls() -> None:
+    data = results()
+    data["rounds"]["ours"].update(p50_explained_us=[200.0] * 3, p99_explained_us=[900.0] * 3)  # type: ignore[index]
+    page = report.render(data)
+    assert "| explanation read too | 200.0 | 900.0 |" in page
+    assert "decision only" in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from labelled_fixtures import labelled_dir
 from moderation import Moderator, ScoredComment, contract, schema, single
 from moderation.corpus import load_corpus
 from moderation.errors import RulesError
+from moderation.normalize import normalize_text, split_sentences
 from moderation.rules import check_rules_text
 from moderation.single import TextScorer, _char_grams, _word_grams
 
@@ -342,3 +344,65 @@ def test_long_words_are_not_remembered(moderator: Moderator) -> None:
     assert all(len(w) <= single.CACHED_WORD_CHARS for b in scorer.blocks for w in b.words)
     assert all(len(w) <= single.CACHED_WORD_CHARS for w in scorer._word_logits)
     assert_same(one, one_row(moderator, f"You {long_word}. Really, you idiot."))
+
+
+def test_the_explanation_is_computed_once_on_first_access(moderator: Moderator) -> None:
+    """Scores and action come with the call; reasons, terms and spans when first read."""
+    scorer = moderator._single.model
+    calls: list[str] = []
+
+    def counting(text: str, *args: object, **kwargs: object) -> object:
+        calls.append(text)
+        return type(scorer).explain(scorer, text, *args, **kwargs)  # type: ignore[arg-type]
+
+    text = "Nice photos. You stupid idiot."
+    scorer.explain = counting  # type: ignore[method-assign,assignment]
+    try:
+        one = fast(moderator, text)
+        assert one.action != "allow" and one.scores["insult"] > 0.5 and one.priority > 0
+        assert calls == []
+        assert "computed on access" in repr(one)
+        assert one.reasons == split(one_row(moderator, text)[schema.REASONS])
+        assert calls == [text]
+        assert one.terms and one.spans and one.word_spans
+        assert calls == [text]  # all four from one computation
+        assert "computed on access" not in repr(one)
+    finally:
+        del scorer.explain
+    assert_same_explanations(moderator, one)
+
+
+def test_results_compare_and_pickle_with_their_explanation(moderator: Moderator) -> None:
+    one = fast(moderator, "You stupid idiot.")
+    again = fast(moderator, "You stupid idiot.")
+    assert one == again
+    copy = pickle.loads(pickle.dumps(one))  # NaN scores compare unequal once copied: repr
+    assert repr(copy) == repr(one) and copy.explanation == one.explanation
+    assert one != fast(moderator, "You stupid fool.")
+    with pytest.raises(TypeError):
+        hash(one)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nice photos. You stupid idiot!",
+        "y o u.\nare an idiot",  # spaced letters across the break: not its sentences joined
+        "Ok. Fine. Go away you moron moron moron.",
+        "\u4e00\u4e8c\u4e09. qqqzzx jjjvvk.",  # n-grams outside the vocabulary
+        "idiot. \u200b\u200b\u200b. idiot",
+    ],
+)
+def test_a_text_and_its_sentences_score_together_as_each_alone(
+    moderator: Moderator, text: str
+) -> None:
+    scorer = moderator._single.model
+    docs = [normalize_text(text)] + [normalize_text(text[a:b]) for a, b in split_sentences(text)]
+    together = scorer.logits(docs)
+    for row, doc in zip(together, docs, strict=True):
+        assert row.tolist() == pytest.approx(scorer.logits([doc])[0].tolist(), abs=1e-12)
+        cols, values = scorer.vector(doc)
+        assert (cols < scorer.miss).all() and (values > 0).all()
+        alone = cols < scorer.n_word
+        for part in (values[alone], values[~alone]):  # l2-normalised per block
+            assert len(part) == 0 or float(part @ part) == pytest.approx(1.0)
