@@ -5,7 +5,8 @@ saved one, ``--after FILE``) on the same held-out intruder worlds (threads split
 80/20 by hash, as in training) and the cross-domain sets; then measures where
 `thread_dynamics` starts synthetic derailed sub-threads (an intruding reply to a
 real comment followed by the donor's next comments), with and without the walk
-back. Run from a checkout with ``../shared/datasets`` beside it::
+back, and counting every word or only topic words for "too short to carry a
+topic". Run from a checkout with ``../shared/datasets`` beside it::
 
     python bench/offtopic_derailment.py
 """
@@ -38,7 +39,7 @@ from moderation.train import split_training_rows
 
 
 def derail_starts(
-    scorer: Any, threads: list[Any], chains: set[str], walk_back: bool
+    scorer: Any, threads: list[Any], chains: set[str], settings: Derailment
 ) -> dict[str, Any]:
     """Share of synthetic derailed sub-threads started exactly at, before or after the intruder."""
     worlds = build_worlds(
@@ -68,7 +69,7 @@ def derail_starts(
         scores = pd.DataFrame(
             {"off_topic": scorer.score_table(_table(world)), "toxicity": 0.1, "insult": 0.0}
         )
-        dynamics = thread_dynamics(comments, scores, settings=Derailment(walk_back=walk_back))
+        dynamics = thread_dynamics(comments, scores, settings=settings)
         at = dynamics["derailed_at"].to_numpy()
         kids: dict[int, list[int]] = {}
         for i, p in enumerate(parent):
@@ -118,9 +119,11 @@ def main() -> None:
         for key, m in metrics.items():
             extra = m.get("roc_auc_within_strata", m.get("macro_f1_official", ""))
             print(f"{name:8} {key:28} ROC-AUC {m['roc_auc']:.4f} {extra}")
-        for walk_back in (False, True):
-            starts = derail_starts(scorer, held_out, chains, walk_back)
-            print(f"{name:8} derail starts, walk back {walk_back!s:5}: {starts}")
+        for walk_back, stop_words in ((False, True), (True, False), (True, True)):
+            settings = Derailment(walk_back=walk_back, stop_words=stop_words)
+            starts = derail_starts(scorer, held_out, chains, settings)
+            words = "topic words" if stop_words else "every word"
+            print(f"{name:8} derail starts, walk back {walk_back!s:5}, {words}: {starts}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ scores and thread structure and adds columns the rules can test:
   comment that left followed an on-topic one, so the sub-thread is then started
   back at the first of the comments just above whose own score already reached
   ``enter``.
-  Short replies ("ok bye", "well said") carry no topic and keep their parent's
-  state. After a return the chain is not derailed.
+  Replies with fewer than four words the off-topic scorer sees ("ok bye",
+  "well said", "I totally agree with you on this one") carry no topic and keep
+  their parent's state: under a derailed comment they are part of its
+  sub-thread, and they never start, confirm or end one. After a return the
+  chain is not derailed.
 - ``derailed``: 1 for comments with a ``derailed_at``, else 0 (for rules).
 - ``back_and_forth``: how many replies in a row, up to this one, alternate
   between the same two authors.
@@ -123,7 +126,12 @@ class Derailment:
         The chain leaves the article when the smoothed level reaches ``enter``
         and comes back when it falls below ``leave`` (hysteresis).
     min_words : int
-        Replies with fewer words keep their parent's state.
+        Replies with fewer topic words keep their parent's state: they neither
+        start, confirm nor end a departure.
+    stop_words : bool
+        Count only words the off-topic scorer sees (English stop words left
+        out, as its vectorizer does), so "I totally agree with you on this
+        one" is as topic-free as "well said"; off only to measure the change.
     trend_window : int
         How many comments of the chain the hostility slope looks at.
     walk_back : bool
@@ -135,6 +143,7 @@ class Derailment:
     enter: float = 0.5
     leave: float = 0.35
     min_words: int = 4
+    stop_words: bool = True
     trend_window: int = 5
     walk_back: bool = True
 
@@ -173,9 +182,9 @@ def thread_dynamics(
     texts = comments[schema.TEXT].astype(str).tolist()
     off = scores[schema.OFF_TOPIC].to_numpy(dtype=float)
     tox = scores[schema.TOXICITY].to_numpy(dtype=float)
-    words = np.array([len(_WORD.findall(t)) for t in texts])
-
-    topical = ~np.isnan(off) & (words >= cfg.min_words)
+    topical = ~np.isnan(off)
+    if topical.any():  # without off-topic scores (score_one, no article) words do not matter
+        topical &= _topic_words(texts, cfg.stop_words) >= cfg.min_words
     derailed_at = _derail(parents, order, off, topical, cfg)
 
     authors = (
@@ -272,6 +281,21 @@ def _derail(
         if p >= 0 and moved[p] and not topical[i] and out[i] < 0:
             out[i], moved[i] = out[p], True
     return out
+
+
+def _topic_words(texts: list[str], stop_words: bool) -> npt.NDArray[np.int64]:
+    """Words per text that can carry a topic (see ``Derailment.stop_words``)."""
+    if not stop_words:
+        return np.array([len(_WORD.findall(t)) for t in texts], dtype=np.int64)
+    # Imported here: scikit-learn is loaded only when there are off-topic scores to follow.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    stop = ENGLISH_STOP_WORDS.__contains__
+    counts = []
+    for text in texts:
+        found = _WORD.findall(text.lower())
+        counts.append(len(found) - sum(map(stop, found)))
+    return np.array(counts, dtype=np.int64)
 
 
 def _parents_first(parents: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -13,6 +13,9 @@ similarities computed over a background TF-IDF vocabulary:
 - ``sim_thread``: to the other comments of the thread taken together.
 - ``article_terms``: how many of the article's most distinctive words it uses.
 - length and dialogue cues (question, second person, reply or not).
+- ``max_idf``, ``idf_mass``: how much topic its words can carry at all (the
+  rarest word's IDF, the summed IDF): no shared word means less from a reply
+  with nothing specific to share.
 
 A gradient-boosted classifier turns those into ``P(off-topic)``. Its weights
 are learned, not hand-set, from self-supervised data built from threaded,
@@ -28,6 +31,9 @@ Rows are weighted so that on- and off-topic weigh the same among replies and
 among top-level comments: in the worlds most intruders are replies, which says
 nothing about real threads.
 
+The vocabulary and IDF are fitted on training threads and background text
+only: no text of a held-out thread is seen before it is measured.
+
 A comment with nothing to compare with (no article, no parent, no other
 comment in its thread) or with empty text gets NaN (unknown); rules treat NaN
 as not matching.
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import html
 import json
 import logging
 import re
@@ -59,8 +66,8 @@ from moderation.schema import resolve_parents
 
 log = logging.getLogger(__name__)
 
-#: Features the classifier sees, in order.
-FEATURES = (
+#: Features of scorers fitted before the content cue (a pickle without ``feature_names``).
+BASE_FEATURES = (
     "sim_article",
     "sim_article_raw",
     "sim_parent",
@@ -74,6 +81,12 @@ FEATURES = (
     "second_person",
     "by_article_author",
 )
+#: How much topic a comment's words can carry (the highest and the summed IDF of its words).
+#: Held-out, 3 seeds: within-strata intruder ROC-AUC +0.005, SemEval-2015 +0.005
+#: (docs/off-topic.md).
+CONTENT_FEATURES = ("max_idf", "idf_mass")
+#: Features the classifier sees, in order.
+FEATURES = BASE_FEATURES + CONTENT_FEATURES
 #: How many of an article's top-weighted words count as its distinctive terms.
 DISTINCTIVE_TERMS = 25
 #: Threads smaller than this have no meaningful "word the whole thread shares".
@@ -187,14 +200,23 @@ class OffTopicScorer:
     vectorizer : TfidfVectorizer
         Word TF-IDF fitted on background text, so rare, distinctive words weigh more.
     classifier : HistGradientBoostingClassifier
-        Fitted on :data:`FEATURES` of self-supervised intruder data.
+        Fitted on :attr:`feature_names` of self-supervised intruder data.
     metrics : dict
         Held-out metrics recorded when the scorer was fitted.
+    feature_names : tuple of str
+        The columns the classifier sees, in order (:data:`FEATURES`; a scorer
+        pickled before it had this attribute reads :data:`BASE_FEATURES`).
     """
 
     vectorizer: TfidfVectorizer
     classifier: Any
     metrics: dict[str, Any] = field(default_factory=dict)
+    feature_names: tuple[str, ...] = FEATURES
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; a scorer fitted before ``feature_names`` existed used :data:`BASE_FEATURES`."""
+        state.setdefault("feature_names", BASE_FEATURES)
+        self.__dict__.update(state)
 
     def features(self, table: ThreadTable) -> pd.DataFrame:
         """The :data:`FEATURES` of every comment in ``table``.
@@ -274,7 +296,7 @@ class OffTopicScorer:
         tokens = np.diff(x.indptr).astype(float)
         # Missing comparisons are NaN, not 0: "no article" differs from "unrelated to it".
         nan = np.nan
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "sim_article": np.where(has_article, sim_article, nan),
                 "sim_article_raw": np.where(has_article, sim_article_raw, nan),
@@ -292,11 +314,19 @@ class OffTopicScorer:
                 "by_article_author": table.by_author,
             }
         )
+        idf = np.asarray(self.vectorizer.idf_, dtype=float)[words]
+        max_idf = np.zeros(n)
+        filled = tokens > 0
+        if filled.any():  # rows are contiguous in CSR order: one reduce per non-empty row
+            max_idf[filled] = np.maximum.reduceat(idf, x.indptr[:-1][filled])
+        out["max_idf"] = max_idf
+        out["idf_mass"] = np.log1p(np.bincount(rows, weights=idf, minlength=n))
+        return out
 
     def score_table(self, table: ThreadTable, feats: pd.DataFrame | None = None) -> Floats:
         """``P(off-topic)`` per comment; NaN where there is nothing to compare with."""
         feats = self.features(table) if feats is None else feats
-        proba = self.classifier.predict_proba(feats[list(FEATURES)].to_numpy())[:, 1]
+        proba = self.classifier.predict_proba(feats[list(self.feature_names)].to_numpy())[:, 1]
         nothing = feats[["sim_article", "sim_parent", "sim_thread"]].isna().all(axis=1).to_numpy()
         empty = np.array([not t.strip() for t in table.texts])
         return np.where(nothing | empty, np.nan, proba)
@@ -532,16 +562,22 @@ def featurize_worlds(scorer: OffTopicScorer, rows: pd.DataFrame) -> pd.DataFrame
     return pd.concat(out, ignore_index=True)
 
 
-def fit_classifier(classifier: Any, rows: pd.DataFrame, *, balance: bool = True) -> Any:
-    """Fit ``classifier`` on the :data:`FEATURES` and ``label`` of ``rows``.
+def fit_classifier(
+    classifier: Any,
+    rows: pd.DataFrame,
+    *,
+    balance: bool = True,
+    features: Sequence[str] = FEATURES,
+) -> Any:
+    """Fit ``classifier`` on the ``features`` (default :data:`FEATURES`) and ``label`` of ``rows``.
 
     A feature the training data never has (authors, in intruder data) must
     still be fittable: HistGradientBoosting cannot bin an all-missing column,
     so such a column becomes a constant. With ``balance`` rows are weighted
     by :func:`balanced_weights`.
     """
-    matrix = rows[list(FEATURES)]
-    matrix = matrix.fillna({c: -1.0 for c in FEATURES if matrix[c].isna().all()})
+    matrix = rows[list(features)]
+    matrix = matrix.fillna({c: -1.0 for c in features if matrix[c].isna().all()})
     labels = rows["label"].to_numpy()
     weight = balanced_weights(rows) if balance else None
     return classifier.fit(matrix.to_numpy(), labels, sample_weight=weight)
@@ -579,11 +615,14 @@ def fit_off_topic(
     Threads are split 80/20 by a stable hash of their key; the held-out fifth
     gives the recorded ROC-AUC (:func:`heldout_intruders`; similar-thread
     donors are looked up within each side, so no held-out thread feeds
-    training worlds). When the research-only SemEval-2015 CQA data is
-    present, the scorer is also evaluated on its official test set. With
-    ``include_restricted`` (a research bundle, not for redistribution) the
-    SemEval-2015 dev set's labelled replies are added to the training rows;
-    the test set is never trained on.
+    training worlds). The vocabulary and IDF are fitted on the training
+    threads and the background texts less any text of a held-out thread, so
+    held-out threads are unseen even without their labels. When the
+    research-only SemEval-2015 CQA data is present, the scorer is also
+    evaluated on its official test set. With ``include_restricted`` (a
+    research bundle, not for redistribution) the SemEval-2015 dev set's
+    labelled replies are added to the training rows; the test set is never
+    trained on.
     """
     datasets_dir = Path(datasets_dir)
     toxichat = _toxichat_threads(datasets_dir)
@@ -593,10 +632,11 @@ def fit_off_topic(
     train = [t for t, h in zip(threads, held_out, strict=True) if not h]
     test = [t for t, h in zip(threads, held_out, strict=True) if h]
 
+    texts = training_texts(background_texts, train, test)
     vectorizer = TfidfVectorizer(
         sublinear_tf=True, stop_words="english", min_df=2, max_features=60_000, dtype=np.float32
     )
-    vectorizer.fit([*background_texts, *(c for _, a, cs in threads for c in [a, *cs])])
+    vectorizer.fit(texts)
     classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
     scorer = OffTopicScorer(vectorizer, classifier)
     train_worlds = build_worlds(
@@ -610,12 +650,33 @@ def fit_off_topic(
         supervised = scorer.features(table)[labelled]
         supervised["label"] = (frame["cgold"][labelled] != "Good").astype(int).to_numpy()
         train_rows = pd.concat([train_rows, supervised], ignore_index=True)
-    fit_classifier(classifier, train_rows)
+    fit_classifier(classifier, train_rows, features=scorer.feature_names)
 
     scorer.metrics = heldout_intruders(scorer, test, chains=chains, seed=seed + 1)
     scorer.metrics.update(evaluate_off_topic(scorer, datasets_dir))
     log.info("off-topic scorer metrics: %s", scorer.metrics)
     return scorer
+
+
+def training_texts(
+    background_texts: Sequence[str],
+    train: list[tuple[str, str, list[str]]],
+    test: list[tuple[str, str, list[str]]],
+) -> list[str]:
+    """The text the vocabulary, IDF and projections are fitted on: nothing of a held-out thread.
+
+    The background (the hostility corpus's training texts) also holds
+    ToxiChat and Ruddit comments, split by another rule; every text that
+    appears in a held-out thread is dropped from it (compared after HTML
+    unescaping and stripping, as the corpus reads them).
+    """
+
+    def key(text: str) -> str:
+        return html.unescape(str(text)).strip()
+
+    held = {key(c) for _, a, cs in test for c in [a, *cs]}
+    kept = [t for t in background_texts if key(t) not in held]
+    return [*kept, *(c for _, a, cs in train for c in [a, *cs])]
 
 
 def heldout_intruders(
@@ -650,7 +711,7 @@ def heldout_intruders(
             follow_on=follow,
         )
         rows = featurize_worlds(scorer, worlds)
-        proba = scorer.classifier.predict_proba(rows[list(FEATURES)].to_numpy())[:, 1]
+        proba = scorer.classifier.predict_proba(rows[list(scorer.feature_names)].to_numpy())[:, 1]
         out[name] = {
             "roc_auc": round(float(roc_auc_score(rows["label"], proba)), 4),
             "roc_auc_within_strata": round(_stratified_auc(rows, proba), 4),
@@ -845,15 +906,17 @@ def off_topic_card(metrics: dict[str, Any]) -> str:
         "",
         "Similarity of each comment to its article (words discounted by how many of the "
         "thread's conversations share them), parent, chain top and the thread's other "
-        "conversations, plus length, dialogue cues and whether the article's author is "
-        "replying; a gradient-boosted classifier learned from self-supervised *intruder* data: "
+        "conversations, plus length, how much topic its words can carry (their IDF), dialogue "
+        "cues and whether the article's author is replying; a gradient-boosted classifier "
+        "learned from self-supervised *intruder* data: "
         "ToxiChat (CC BY-SA 4.0) and Ruddit (MIT/Apache-2.0) threads with comments from other "
         "threads mixed in (a quarter of them from similar threads of the same platform, which "
         "share the thread's names but not its subject; some as a reply to a real comment "
         "followed by the donor's next comments, like a derailed sub-thread) and threads given "
         "another thread's article. Rows are weighted so that on- and off-topic weigh the same "
         "among replies and among top-level comments. No off-topic label of any dataset is "
-        "trained on.",
+        "trained on, and the vocabulary and IDF are fitted without any text of the held-out "
+        "threads.",
         "",
         "| set | what | ROC-AUC | n | off-topic |",
         "|---|---|---|---|---|",

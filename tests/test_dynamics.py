@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.dynamics import DYNAMICS_COLUMNS, thread_dynamics
+from moderation.dynamics import DYNAMICS_COLUMNS, Derailment, thread_dynamics
 
 LONG = "a substantive reply with enough words to carry a topic"
 
@@ -106,6 +106,42 @@ def test_short_replies_keep_their_parents_state() -> None:
     texts = [LONG, LONG, "ok bye", "well said", LONG]
     out = chain([0.1, 0.95, 0.01, 0.01, 0.9], texts=texts)
     assert out["derailed_at"].tolist() == ["", "c1", "c1", "c1", "c1"]
+
+
+AGREE = "I totally agree with you on this one"  # 8 words, 2 the off-topic scorer sees
+
+
+def test_a_social_reply_under_an_on_topic_comment_starts_nothing() -> None:
+    # It shares no word with the article, so its own score is high, but it has no topic.
+    texts = [LONG, AGREE, "thanks a lot, bye"]
+    out = chain([0.05, 0.99, 0.99], texts=texts)
+    assert (out["derailed_at"] == "").all()
+
+
+def test_a_social_reply_does_not_confirm_an_unsure_departure() -> None:
+    # c1 is off on its own but not confirmed (smoothed 0.46); a social reply below it says
+    # nothing about the topic, so it neither confirms the departure nor is part of one.
+    out = chain([0.05, 0.7, 0.99], texts=[LONG, LONG, AGREE])
+    assert (out["derailed_at"] == "").all()
+    # Counting every word (the earlier rule), the social reply confirmed it.
+    comments = pd.DataFrame(
+        {
+            "comment_id": ["c0", "c1", "c2"],
+            "parent_id": ["", "c0", "c1"],
+            "text": [LONG, LONG, AGREE],
+        }
+    )
+    scores = pd.DataFrame({"off_topic": [0.05, 0.7, 0.99], "toxicity": 0.1, "insult": 0.0})
+    earlier = thread_dynamics(comments, scores, settings=Derailment(stop_words=False))
+    assert earlier["derailed_at"].tolist() == ["", "c1", "c1"]
+
+
+def test_social_replies_follow_a_derailed_sub_thread_until_it_returns() -> None:
+    # Under a derailed comment a social reply is part of that sub-thread (the example's
+    # "ok bye" / "well said"); after the chain has come back it is not.
+    texts = [LONG, LONG, AGREE, LONG, LONG, AGREE, "ok bye"]
+    out = chain([0.1, 0.95, 0.99, 0.95, 0.02, 0.99, 0.99], texts=texts)
+    assert out["derailed_at"].tolist() == ["", "c1", "c1", "c1", "", "", ""]
 
 
 def test_unknown_off_topic_keeps_the_parents_state() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from moderation.offtopic import (
+    BASE_FEATURES,
     OffTopicScorer,
     ThreadTable,
     balanced_weights,
@@ -20,6 +22,7 @@ from moderation.offtopic import (
     fit_classifier,
     heldout_intruders,
     similar_threads,
+    training_texts,
 )
 from moderation.schema import validate_comments
 from moderation.thread import attach_context
@@ -152,6 +155,44 @@ def test_a_word_the_whole_thread_shares_stops_counting(scorer: OffTopicScorer) -
     assert discounted[1] == pytest.approx(0.0)  # only the shared name overlapped
     assert raw[1] > 0
     assert discounted[0] > discounted[1]
+
+
+def test_content_features_say_how_much_topic_a_comment_can_carry(
+    scorer: OffTopicScorer,
+) -> None:
+    texts = ["the penalties and the flooding", "the council", "", "zzz qqq"]
+    feats = scorer.features(table(texts, ["Storm"], [0, 0, 0, 0], [-1, -1, -1, -1]))
+    vec = scorer.vectorizer
+    idf = dict(zip(vec.get_feature_names_out(), vec.idf_, strict=True))
+    assert feats.loc[0, "max_idf"] == pytest.approx(max(idf["penalties"], idf["flooding"]))
+    assert feats.loc[0, "idf_mass"] == pytest.approx(math.log1p(idf["penalties"] + idf["flooding"]))
+    assert feats.loc[1, "max_idf"] == pytest.approx(idf["council"])
+    assert feats.loc[2, "max_idf"] == feats.loc[3, "max_idf"] == 0.0  # no known word
+    assert feats.loc[3, "idf_mass"] == 0.0
+
+
+def test_a_scorer_pickled_before_feature_names_keeps_its_features(
+    scorer: OffTopicScorer,
+) -> None:
+    old = OffTopicScorer(
+        scorer.vectorizer,
+        HistGradientBoostingClassifier(max_iter=5, min_samples_leaf=2, random_state=0),
+    )
+    rows = featurize_worlds(old, build_worlds(THREADS * 3, chains=set(), seed=0, worlds=2))
+    fit_classifier(old.classifier, rows, features=BASE_FEATURES)
+    del old.__dict__["feature_names"]  # what a scorer pickled by the earlier code holds
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.feature_names == BASE_FEATURES
+    out = loaded.score_table(table(["the flooding"], ["Storm and flooding"], [0], [-1]))
+    assert 0 <= out[0] <= 1
+
+
+def test_the_vocabulary_never_sees_a_held_out_thread() -> None:
+    train = [("a", "Train article", ["train comment"])]
+    test = [("b", "Held &amp; out article", ["held out comment", "shared"])]
+    background = ["background text", "Held & out article", " held out comment ", "shared"]
+    texts = training_texts(background, train, test)
+    assert texts == ["background text", "Train article", "train comment"]
 
 
 def test_missing_comparisons_are_nan_not_zero(scorer: OffTopicScorer) -> None:
