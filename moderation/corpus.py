@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1026,6 +1026,19 @@ DEROGATIONS = (
     "less than human",
     "a burden on society",
     "an infestation",
+    # Added later (appended).
+    "animals",
+    "a plague on this country",
+    "not real people",
+    "a virus",
+    "an invasive species",
+    "leeches",
+    "trash",
+    "degenerates",
+    "barbarians",
+    "a danger to our children",
+    "a lower form of life",
+    "breeding like rabbits",
 )
 DEROGATION_FRAMES = (
     "{G} are {pred}.",
@@ -1154,6 +1167,122 @@ GROUP_GOOD_FRAMES = (
     "Our mayor said {g} must be {good}.",
 )
 
+#: Denial of a group's worth or place, without a predicate slot (identity_attack 1).
+DEHUMANISING_FRAMES = (
+    "The world would be a better place without {g}.",
+    "Nobody would miss {g} if they disappeared tomorrow.",
+    "{G} have no place in a civilised society.",
+    "Keep {g} away from our children.",
+    "{G} are not welcome here and never will be.",
+    "Get {g} out of our country, all of them.",
+    "Why do we even let {g} vote?",
+    "{G} should not be allowed to have children.",
+    "Every problem in this town started when {g} moved in.",
+    "I would never let {g} into my shop.",
+    "{G} don't count as people to me.",
+    "No decent person wants {g} living next door.",
+)
+
+#: Person-directed praise, thanks and agreement (toxicity, insult, profanity 0; the rest unknown).
+#: Person-directed insults in the training data start with "you are a ...", so without these
+#: the bigrams "you are" / "are a" carried toxicity and insult on their own and praise such as
+#: "you are a <positive word> <noun>" was flagged. Written for this project and unlike the
+#: identity-bias templates: no adjective of their positive or negative word lists (great, fun,
+#: nice, good, kind, caring, ...; checked in ``tests/test_corpus.py``), no occupation noun of
+#: theirs, never the bare "You are a <adjective> <noun>" sentence.
+PRAISE_PHRASES = (
+    "a gem", "a legend", "an inspiration", "a treasure", "a thoughtful neighbour",
+    "a generous soul", "a brilliant mind", "a patient teacher", "a real asset to this forum",
+    "a breath of fresh air", "a true friend", "a hero to a lot of us", "a decent human being",
+    "a natural leader", "a gifted storyteller", "a role model for my kids",
+    "an honest voice in this debate", "a pleasure to talk to", "a joy to work with",
+    "the reason I still read these comments",
+)  # fmt: skip
+PRAISE_FRAMES = (
+    "Honestly, you are {praise}, thanks for taking the time.",
+    "You are {praise}, and this thread is better for it.",
+    "Thank you so much, you're {praise}.",
+    "I just wanted to say you are {praise}.",
+    "You really are {praise}, I hope you know that.",
+    "Whatever anyone says, you are {praise}.",
+    "My mum always said you were {praise}, and she was right.",
+    "Seriously, you are {praise} and I appreciate you.",
+    "You're {praise}; I learned a lot from your post.",
+    "Our coach is {praise} and the kids adore her.",
+    "The author of this piece is {praise}.",
+    "My neighbour is {praise}, he shovelled our driveway again.",
+)
+#: Praise of someone else, in the third person (same phrases).
+PRAISE_SUBJECTS = (
+    "my sister", "the new principal", "our mail carrier", "that commenter", "your dad",
+    "the coach", "this guy", "her husband",
+)  # fmt: skip
+THIRD_PERSON_PRAISE_FRAMES = (
+    "{Subj} is {praise}, and everyone in town knows it.",
+    "Honestly, {subj} is {praise}.",
+    "{Subj} is {praise}; we are lucky to have them.",
+    "I have to say {subj} is {praise}.",
+    "{Subj} is {praise} and deserves a thank-you.",
+    "Everyone agrees {subj} is {praise}.",
+)
+PRAISE_ADJECTIVES = (
+    "thoughtful", "generous", "brilliant", "patient", "honest", "helpful", "smart", "funny",
+    "brave", "sweet", "talented", "decent", "gentle", "wise", "clever", "considerate",
+)  # fmt: skip
+PRAISE_ADJECTIVE_FRAMES = (
+    "You are so {adj}, thank you for explaining.",
+    "That was really {adj} of you.",
+    "You're {adj} and you made my day.",
+    "You have been so {adj} with everyone here.",
+    "She is one of the most {adj} people I know.",
+    "You were {adj} to share this, thanks.",
+)
+AGREEMENT_TOPICS = (
+    "the bus routes", "the school budget", "the new bridge", "property taxes",
+    "the library hours", "the election results", "the zoning plan", "the recycling program",
+    "the farmers market", "the parking rules", "the hospital wait times", "the bike lanes",
+)  # fmt: skip
+AGREEMENT_FRAMES = (
+    "You are right about {topic}, thanks for saying it.",
+    "You make a fair point about {topic}.",
+    "I agree with you on {topic}.",
+    "You nailed it on {topic}.",
+    "You said exactly what I was thinking about {topic}.",
+    "Thanks, you are spot on about {topic}.",
+)
+
+#: Positive statements about groups (identity_attack, insult, profanity 0; the rest unknown).
+#: ``identity_attack`` is not blind to group names and the derogation templates name every
+#: group in more positives than negatives; these add friendly sentences that name them.
+#: Measured, they do not outweigh the real data's association of a group noun with attacks
+#: ("I love <group>" style false alarms remain, ``data/README.md``).
+GROUP_SUPPORT_FRAMES = (
+    "{G} have been part of this city for generations.",
+    "Some of the most generous people I know are {g}.",
+    "We stand with {g} in our community.",
+    "{G} deserve the same rights as everyone else.",
+    "Proud to have {g} as neighbours.",
+    "The festival celebrated {g} and their food.",
+    "{G} contribute a lot to this country.",
+    "Hats off to the {g} who organised the food bank.",
+    "I grew up among {g} and learned a lot from them.",
+    "Many {g} volunteered at the shelter this winter.",
+    "Thank you to all the {g} who spoke at the hearing.",
+    "My grandmother taught me to stand up for {g}.",
+)
+GROUP_PRAISE = (
+    "our friends, neighbours and coworkers", "valued members of this town",
+    "an important part of our history", "welcome at our table", "hard-working families",
+    "people with jobs and kids, as anyone else", "citizens with the same rights as us",
+    "generous hosts", "the backbone of this neighbourhood",
+)  # fmt: skip
+GROUP_PRAISE_FRAMES = (
+    "{G} are {gp}.",
+    "Let's remember that {g} are {gp}.",
+    "Of course {g} are {gp}.",
+    "As the mayor said, {g} are {gp}.",
+)
+
 # Labels (absent = unknown). Only threats against a person teach toxicity: the toxicity
 # classifier is blind to identity words, and fitting it on the group sentences cost the
 # identity templates (min BPSN 0.905 -> 0.887, 42 identities below Subgroup 0.95) and OLID;
@@ -1166,6 +1295,14 @@ _GROUP_THREAT_LABELS = {schema.THREAT: 1.0, schema.IDENTITY_ATTACK: 1.0, schema.
 _BENIGN_LABELS = {
     label: 0.0 for label in schema.LABELS if label not in (schema.TOXICITY, schema.SEVERE_TOXICITY)
 }
+# Praise of a person teaches toxicity, insult, profanity 0 (the false alarms it fixes; no
+# violent or identity word whose toxicity 0 could cost the identity templates, the reason the
+# other hard negatives leave toxicity unknown) and nothing else: as 0 on threat and
+# identity_attack, which they are no evidence about, they only pulled those labels down
+# everywhere (held-out identity_attack 0.8260 vs 0.8276). Positive statements about groups
+# teach identity_attack, insult and profanity 0 only.
+_PRAISE_LABELS = {schema.TOXICITY: 0.0, schema.INSULT: 0.0, schema.PROFANITY: 0.0}
+_GROUP_SUPPORT_LABELS = {schema.IDENTITY_ATTACK: 0.0, schema.INSULT: 0.0, schema.PROFANITY: 0.0}
 
 
 def _held(index: int) -> bool:
@@ -1183,7 +1320,7 @@ def _person(target: tuple[str, str, str, str]) -> dict[str, str]:
 
 def _fill(
     frames: Sequence[str],
-    slots: dict[str, Sequence[Any]],
+    slots: Mapping[str, Sequence[Any]],
     render: Callable[[str, dict[str, Any]], str],
 ) -> list[tuple[str, bool, bool]]:
     """Every frame x slot combination: (text, every part in training, every part held out)."""
@@ -1222,80 +1359,44 @@ def _render_praise(frame: str, v: dict[str, Any]) -> str:
     return frame.format(praise=v["praise"], **_person(v["target"]))
 
 
-def hostile_template_sentences(part: str = "all") -> pd.DataFrame:
-    """Threats without swear words, group derogation, and their hard negatives.
+def _render_plain(frame: str, v: dict[str, Any]) -> str:
+    return frame.format(**v)
 
-    The training data has almost no plain threats ("I'm going to break your legs") and, with
-    identity blinding, little to tie group derogation without a slur to toxicity. These
-    sentences are generated combinatorially from parts written for this project (frames,
-    harms, targets, groups, predicates): threats against a person are labelled threat /
-    toxicity 1, against a group threat / identity_attack 1, derogation and calls to exclude a
-    group identity_attack 1 (profanity 0, other labels unknown); the hard negatives -- the
-    same verbs in harmless use, negated, reported or condemned threats, counter-speech quoting
-    derogation, benign statements about groups -- 0 on threat, identity_attack, insult and
-    profanity, so those classifiers learn the intent rather than the words (toxicity and
-    severe_toxicity unknown on them: see the comment above ``_THREAT_LABELS``).
 
-    Parameters
-    ----------
-    part
-        ``"all"`` (shipped), ``"train"`` (only sentences whose every part is a training part)
-        or ``"heldout"`` (only sentences whose every part is held out, see
-        :data:`HOLDOUT_EVERY`): the two splits share no frame, harm, group or predicate.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`CORPUS_COLUMNS`, source :data:`HOSTILE_TEMPLATES`, split ``train``.
-    """
-    if part not in ("all", "train", "heldout"):
-        raise ValueError(f"part must be 'all', 'train' or 'heldout', got {part!r}")
-    families: list[tuple[list[tuple[str, bool, bool]], dict[str, float]]] = [
+def _template_families() -> list[tuple[str, list[tuple[str, bool, bool]], dict[str, float]]]:
+    """(family name, filled sentences, labels) of every template family."""
+    person = {"harm": THREAT_HARMS, "target": THREAT_TARGETS}
+    passive = {"passive": THREAT_PASSIVES, "target": THREAT_TARGETS}
+    derogation = {"pred": DEROGATIONS, "group": GROUPS}
+    exclusion = {"excl": EXCLUSIONS, "group": GROUPS}
+    return [
+        ("threat", _fill(THREAT_FRAMES, person, _render_threat), _THREAT_LABELS),
+        ("threat-passive", _fill(THREAT_PASSIVE_FRAMES, passive, _render_passive), _THREAT_LABELS),
         (
-            _fill(THREAT_FRAMES, {"harm": THREAT_HARMS, "target": THREAT_TARGETS}, _render_threat),
-            _THREAT_LABELS,
-        ),
-        (
-            _fill(
-                THREAT_PASSIVE_FRAMES,
-                {"passive": THREAT_PASSIVES, "target": THREAT_TARGETS},
-                _render_passive,
-            ),
-            _THREAT_LABELS,
-        ),
-        (
+            "group-threat",
             _fill(GROUP_THREAT_FRAMES, {"harm": THREAT_HARMS, "group": GROUPS}, _render_group),
             _GROUP_THREAT_LABELS,
         ),
+        ("derogation", _fill(DEROGATION_FRAMES, derogation, _render_group), _DEROGATION_LABELS),
+        ("exclusion", _fill(EXCLUSION_FRAMES, exclusion, _render_group), _DEROGATION_LABELS),
         (
-            _fill(DEROGATION_FRAMES, {"pred": DEROGATIONS, "group": GROUPS}, _render_group),
+            "dehumanising",
+            _fill(DEHUMANISING_FRAMES, {"group": GROUPS}, _render_group),
             _DEROGATION_LABELS,
         ),
+        ("negated-threat", _fill(NEGATED_THREAT_FRAMES, person, _render_threat), _BENIGN_LABELS),
         (
-            _fill(EXCLUSION_FRAMES, {"excl": EXCLUSIONS, "group": GROUPS}, _render_group),
-            _DEROGATION_LABELS,
-        ),
-        (
-            _fill(
-                NEGATED_THREAT_FRAMES,
-                {"harm": THREAT_HARMS, "target": THREAT_TARGETS},
-                _render_threat,
-            ),
+            "negated-passive",
+            _fill(NEGATED_PASSIVE_FRAMES, passive, _render_passive),
             _BENIGN_LABELS,
         ),
         (
-            _fill(
-                NEGATED_PASSIVE_FRAMES,
-                {"passive": THREAT_PASSIVES, "target": THREAT_TARGETS},
-                _render_passive,
-            ),
+            "benign-task",
+            _fill(BENIGN_TASK_FRAMES, {"task": BENIGN_TASKS}, _render_plain),
             _BENIGN_LABELS,
         ),
         (
-            _fill(BENIGN_TASK_FRAMES, {"task": BENIGN_TASKS}, lambda f, v: f.format(**v)),
-            _BENIGN_LABELS,
-        ),
-        (
+            "benign-praise",
             _fill(
                 BENIGN_PRAISE_FRAMES,
                 {"praise": BENIGN_PRAISE, "target": THREAT_TARGETS},
@@ -1303,30 +1404,99 @@ def hostile_template_sentences(part: str = "all") -> pd.DataFrame:
             ),
             _BENIGN_LABELS,
         ),
+        ("benign-sentence", _fill(BENIGN_SENTENCES, {}, _render_plain), _BENIGN_LABELS),
+        ("counter-speech", _fill(COUNTER_FRAMES, derogation, _render_group), _BENIGN_LABELS),
         (
-            _fill(BENIGN_SENTENCES, {}, lambda f, v: f),
+            "counter-exclusion",
+            _fill(COUNTER_EXCLUSION_FRAMES, exclusion, _render_group),
             _BENIGN_LABELS,
         ),
         (
-            _fill(COUNTER_FRAMES, {"pred": DEROGATIONS, "group": GROUPS}, _render_group),
-            _BENIGN_LABELS,
-        ),
-        (
-            _fill(COUNTER_EXCLUSION_FRAMES, {"excl": EXCLUSIONS, "group": GROUPS}, _render_group),
-            _BENIGN_LABELS,
-        ),
-        (
+            "group-good",
             _fill(GROUP_GOOD_FRAMES, {"good": GROUP_GOOD, "group": GROUPS}, _render_group),
             _BENIGN_LABELS,
         ),
+        (
+            "person-praise",
+            _fill(PRAISE_FRAMES, {"praise": PRAISE_PHRASES}, _render_plain),
+            _PRAISE_LABELS,
+        ),
+        (
+            "third-person-praise",
+            _fill(
+                THIRD_PERSON_PRAISE_FRAMES,
+                {"praise": PRAISE_PHRASES, "subj": PRAISE_SUBJECTS},
+                lambda f, v: f.format(praise=v["praise"], subj=v["subj"], Subj=_cap(v["subj"])),
+            ),
+            _PRAISE_LABELS,
+        ),
+        (
+            "person-praise-adjective",
+            _fill(PRAISE_ADJECTIVE_FRAMES, {"adj": PRAISE_ADJECTIVES}, _render_plain),
+            _PRAISE_LABELS,
+        ),
+        (
+            "agreement",
+            _fill(AGREEMENT_FRAMES, {"topic": AGREEMENT_TOPICS}, _render_plain),
+            _PRAISE_LABELS,
+        ),
+        (
+            "group-support",
+            _fill(GROUP_SUPPORT_FRAMES, {"group": GROUPS}, _render_group),
+            _GROUP_SUPPORT_LABELS,
+        ),
+        (
+            "group-praise",
+            _fill(GROUP_PRAISE_FRAMES, {"gp": GROUP_PRAISE, "group": GROUPS}, _render_group),
+            _GROUP_SUPPORT_LABELS,
+        ),
     ]
+
+
+def hostile_template_sentences(part: str = "all", *, with_family: bool = False) -> pd.DataFrame:
+    """Threats without swear words, group derogation, and their hard negatives.
+
+    The training data has almost no plain threats ("I'm going to break your legs") and, with
+    identity blinding, little to tie group derogation without a slur to toxicity. These
+    sentences are generated combinatorially from parts written for this project (frames,
+    harms, targets, groups, predicates): threats against a person are labelled threat /
+    toxicity 1, against a group threat / identity_attack 1, derogation, denial of worth and
+    calls to exclude a group identity_attack 1 (profanity 0, other labels unknown); the hard
+    negatives -- the same verbs in harmless use, negated, reported or condemned threats,
+    counter-speech quoting derogation, benign statements about groups -- 0 on threat,
+    identity_attack, insult and profanity, so those classifiers learn the intent rather than
+    the words (toxicity and severe_toxicity unknown on them: see the comment above
+    ``_THREAT_LABELS``). Praise, thanks and agreement addressed to a person teach toxicity,
+    insult and profanity 0 only (``_PRAISE_LABELS``), positive statements about groups
+    identity_attack, insult and profanity 0 only (``_GROUP_SUPPORT_LABELS``).
+
+    Parameters
+    ----------
+    part
+        ``"all"`` (shipped), ``"train"`` (only sentences whose every part is a training part)
+        or ``"heldout"`` (only sentences whose every part is held out, see
+        :data:`HOLDOUT_EVERY`): the two splits share no frame, harm, group or predicate.
+    with_family
+        Add a ``family`` column naming the template family of each row (experiments report
+        held-out results per family).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CORPUS_COLUMNS` (plus ``family``), source :data:`HOSTILE_TEMPLATES`,
+        split ``train``.
+    """
+    if part not in ("all", "train", "heldout"):
+        raise ValueError(f"part must be 'all', 'train' or 'heldout', got {part!r}")
     texts: list[str] = []
+    names: list[str] = []
     labels: dict[str, list[float]] = {label: [] for label in schema.LABELS}
-    for filled, family_labels in families:
+    for name, filled, family_labels in _template_families():
         for text, in_train, in_heldout in filled:
             if (part == "train" and not in_train) or (part == "heldout" and not in_heldout):
                 continue
             texts.append(text)
+            names.append(name)
             for label in schema.LABELS:
                 labels[label].append(family_labels.get(label, np.nan))
     out = _frame(texts, [TRAIN] * len(texts), labels)
@@ -1334,4 +1504,6 @@ def hostile_template_sentences(part: str = "all") -> pd.DataFrame:
     out = out.assign(
         source=HOSTILE_TEMPLATES, licence=HOSTILE_TEMPLATES_LICENCE, redistributable=True
     )
-    return out.drop_duplicates("text", ignore_index=True)[list(CORPUS_COLUMNS)]
+    columns = [*CORPUS_COLUMNS, "family"] if with_family else list(CORPUS_COLUMNS)
+    out["family"] = names
+    return out.drop_duplicates("text", ignore_index=True)[columns]

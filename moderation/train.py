@@ -61,6 +61,7 @@ from moderation.robustness import long_text_insults, obfuscation_robustness
 __all__ = [
     "BLIND_LABELS",
     "BLIND_TERMS",
+    "HOSTILE_FAMILY_WEIGHTS",
     "HOSTILE_TEMPLATE_WEIGHT",
     "IDENTITY_NEUTRAL_WEIGHT",
     "PRECISION_TARGETS",
@@ -129,12 +130,28 @@ IDENTITY_NEUTRAL_WEIGHT = 1.0
 #: rate in the fitted rows (:func:`identity_balance_weights`).
 IDENTITY_BALANCE = True
 
+#: Labels whose rate per identity term the neutral sentences balance; each term gets the
+#: largest weight any of them needs. identity_attack too: without it the default rules sent
+#: 187 of 38,282 nontoxic bias-template phrases ("I am muslim") to review as identity attacks,
+#: with it 8, for -0.005 held-out identity_attack ROC-AUC (data/README.md).
+IDENTITY_BALANCE_LABELS: tuple[str, ...] = (schema.TOXICITY, schema.IDENTITY_ATTACK)
+
 #: Sample weight of each threat / group-derogation / hard-negative sentence
 #: (:func:`moderation.corpus.hostile_template_sentences`) added to the fitted rows; 0 leaves
 #: them out. Chosen on held-out templates and the validation slice: 0.3 / 1 / 3 raise held-out
 #: template threat ROC-AUC 0.790 -> 0.901 / 0.906 / 0.908 while validation threat ROC-AUC falls
 #: 0.760 -> 0.752 / 0.747 / 0.741 (``data/README.md``).
 HOSTILE_TEMPLATE_WEIGHT = 0.3
+
+#: Multiplier of :data:`HOSTILE_TEMPLATE_WEIGHT` per template family (others 1): the
+#: person-praise hard negatives are few next to the "you are a ..." insults of the training
+#: data, so they weigh more (``data/README.md``).
+HOSTILE_FAMILY_WEIGHTS: dict[str, float] = {
+    "person-praise": 10.0,
+    "third-person-praise": 10.0,
+    "person-praise-adjective": 10.0,
+    "agreement": 10.0,
+}
 
 #: Labels whose classifiers do not see identity-term n-grams (:func:`moderation.model.term_columns`
 #: of :data:`BLIND_TERMS`): naming a group can neither raise nor lower them, the words around
@@ -758,7 +775,11 @@ def split_training_rows(
 
 
 def identity_balance_weights(
-    fit_rows: pd.DataFrame, terms: Sequence[str], frames: int, weight: float
+    fit_rows: pd.DataFrame,
+    terms: Sequence[str],
+    frames: int,
+    weight: float,
+    label: str = schema.TOXICITY,
 ) -> dict[str, float]:
     """Per identity term, the weight of each of its neutral sentences (Dixon et al. 2018).
 
@@ -767,10 +788,10 @@ def identity_balance_weights(
     weighted neutral sentences to bring its toxic rate down to that rate. With ``n`` known
     texts mentioning the term, ``k`` of them toxic, and overall rate ``r``, the neutral weight
     needed is ``k / r - n``, shared by the term's ``frames`` sentences; every term gets at
-    least ``weight`` per sentence.
+    least ``weight`` per sentence. ``label`` is the label whose rate is balanced.
     """
-    known = fit_rows[fit_rows[schema.TOXICITY].notna()]
-    toxic = (known[schema.TOXICITY] >= 0.5).to_numpy()
+    known = fit_rows[fit_rows[label].notna()]
+    toxic = (known[label] >= 0.5).to_numpy()
     rate = float(toxic.mean()) if len(toxic) else 0.0
     lowered = known["text"].str.lower()
     out: dict[str, float] = {}
@@ -817,12 +838,14 @@ def fit_hostility(
     seed: int = 0,
     identity_neutral_weight: float = IDENTITY_NEUTRAL_WEIGHT,
     identity_balance: bool = IDENTITY_BALANCE,
+    identity_balance_labels: Sequence[str] = IDENTITY_BALANCE_LABELS,
     blind_labels: Sequence[str] = BLIND_LABELS,
     config: FeatureConfig | None = None,
     C: float | dict[str, float] = DEFAULT_C,
     counterfactual_weight: float = COUNTERFACTUAL_WEIGHT,
     hostile_template_weight: float = HOSTILE_TEMPLATE_WEIGHT,
     hostile_templates: pd.DataFrame | None = None,
+    hostile_family_weights: Mapping[str, float] = HOSTILE_FAMILY_WEIGHTS,
 ) -> HostilityModel:
     """Fit the shipped recipe's hostility model on ``fit_rows``.
 
@@ -835,7 +858,8 @@ def fit_hostility(
     :func:`counterfactual_rows` copies (measured and left off, see ``data/README.md``).
     ``hostile_template_weight`` > 0 adds the threat / group-derogation sentences
     (``hostile_templates``, by default every :func:`moderation.corpus.hostile_template_sentences`;
-    experiments pass the ``"train"`` part to measure on held-out templates).
+    experiments pass the ``"train"`` part to measure on held-out templates), each row's weight
+    multiplied by ``hostile_family_weights`` of its ``family`` (when that column is present).
     ``config`` and ``C`` override the shipped features and regularisation (experiments).
     """
     rows = fit_rows
@@ -843,13 +867,13 @@ def fit_hostility(
     if identity_neutral_weight > 0:
         neutral = identity_neutral_sentences()
         terms = [term for _ in IDENTITY_FRAMES for term in IDENTITY_TERMS]
-        per_term = (
-            identity_balance_weights(
-                fit_rows, IDENTITY_TERMS, len(IDENTITY_FRAMES), identity_neutral_weight
-            )
-            if identity_balance
-            else dict.fromkeys(IDENTITY_TERMS, identity_neutral_weight)
-        )
+        per_term = dict.fromkeys(IDENTITY_TERMS, identity_neutral_weight)
+        if identity_balance:
+            for label in identity_balance_labels:
+                needed = identity_balance_weights(
+                    fit_rows, IDENTITY_TERMS, len(IDENTITY_FRAMES), identity_neutral_weight, label
+                )
+                per_term = {t: max(per_term[t], needed[t]) for t in IDENTITY_TERMS}
         rows = pd.concat([fit_rows, neutral], ignore_index=True)
         weights = np.concatenate([weights, [per_term[t] for t in terms]])
     if counterfactual_weight > 0:
@@ -857,9 +881,17 @@ def fit_hostility(
         rows = pd.concat([rows, swapped], ignore_index=True)
         weights = np.concatenate([weights, np.full(len(swapped), counterfactual_weight)])
     if hostile_template_weight > 0:
-        hostile = hostile_template_sentences() if hostile_templates is None else hostile_templates
+        hostile = (
+            hostile_template_sentences(with_family=True)
+            if hostile_templates is None
+            else hostile_templates
+        )
+        scale = np.full(len(hostile), hostile_template_weight)
+        if "family" in hostile:
+            scale *= hostile["family"].map(dict(hostile_family_weights)).fillna(1.0).to_numpy()
+            hostile = hostile.drop(columns="family")
         rows = pd.concat([rows, hostile], ignore_index=True)
-        weights = np.concatenate([weights, np.full(len(hostile), hostile_template_weight)])
+        weights = np.concatenate([weights, scale])
     model = HostilityModel(
         config or FeatureConfig(),
         C=C,
@@ -1010,8 +1042,10 @@ def _hostile_templates_summary() -> dict[str, Any]:
         "labels": label_counts(hostile),
         "rows": len(hostile),
         "weight": HOSTILE_TEMPLATE_WEIGHT,
-        "note": "threats without swear words, group derogation and hard negatives written for "
-        "this project (moderation.corpus.hostile_template_sentences)",
+        "family_weights": dict(HOSTILE_FAMILY_WEIGHTS),
+        "note": "threats without swear words, group derogation and hard negatives (among them "
+        "praise of a person and positive statements about groups) written for this project "
+        "(moderation.corpus.hostile_template_sentences)",
     }
 
 
@@ -1443,8 +1477,9 @@ _BIAS_MITIGATED = """\
   the per-identity table above for the groups still below target. Hiding the words costs
   signal where a group's name is the abuse (a slur spelled like an identity word, "queer" used
   as an insult) and the letter pairs of those words elsewhere (held-out toxicity ROC-AUC -0.005,
-  see `data/README.md`). `identity_attack` is not blinded and can still flag a benign sentence
-  that names a group (it scored "Trans women are women." 0.69 in a spot check).
+  see `data/README.md`). `identity_attack` is not blinded and can still flag a friendly
+  sentence that names a group: the training data ties group nouns ("women", "muslims") to
+  attacks, and the project's positive group sentences did not outweigh that.
   Why this is not training on the test set: the sentences come from our own frames (news
   comment register, unlike the test's "<name> is a <adjective> <identity>" patterns) and our
   own identity word list; no test sentence, frame or label is used, and the real-comment bias

@@ -7,6 +7,7 @@ datasets, uncompressed).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -317,6 +318,51 @@ def test_hostile_templates_label_threats_derogation_and_hard_negatives() -> None
     ):
         assert (rows.loc[text, zero] == 0).all(), text
         assert rows.loc[text, [schema.TOXICITY, schema.SEVERE_TOXICITY]].isna().all(), text
+
+
+def test_praise_and_group_support_are_hard_negatives() -> None:
+    rows = hostile_template_sentences(with_family=True).set_index("text")
+    praise = rows[rows["family"].isin(["person-praise", "third-person-praise", "agreement"])]
+    assert len(praise) > 300
+    # Praise of a person teaches toxicity / insult / profanity 0 and nothing else (threat,
+    # identity_attack and severe_toxicity unknown); positive statements about groups teach
+    # identity_attack / insult / profanity 0.
+    known = [schema.TOXICITY, schema.INSULT, schema.PROFANITY]
+    unknown = [schema.THREAT, schema.IDENTITY_ATTACK, schema.SEVERE_TOXICITY]
+    assert (praise[known] == 0).all().all() and praise[unknown].isna().all().all()
+    support = rows[rows["family"].isin(["group-support", "group-praise"])]
+    known = [schema.IDENTITY_ATTACK, schema.INSULT, schema.PROFANITY]
+    unknown = [schema.TOXICITY, schema.THREAT, schema.SEVERE_TOXICITY]
+    assert (support[known] == 0).all().all() and support[unknown].isna().all().all()
+    dehumanising = rows[rows["family"] == "dehumanising"]
+    assert (dehumanising[schema.IDENTITY_ATTACK] == 1).all()
+    assert "family" not in hostile_template_sentences().columns
+
+
+BIAS_WORDS = Path(__file__).resolve().parents[2] / "shared/datasets/identity-bias-templates"
+
+
+@pytest.mark.skipif(not BIAS_WORDS.is_dir(), reason="identity-bias-templates not available")
+def test_praise_does_not_mirror_the_identity_bias_templates() -> None:
+    """No adjective, verb or occupation of the bias test's word lists, no bare test frame."""
+    lists = ("adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative")
+    test_words = {
+        word
+        for name in (*lists, "occupations")
+        for line in (BIAS_WORDS / f"bias_madlibs_wordlists/{name}.txt").read_text().splitlines()
+        for word in line.lower().split()
+    }
+    assert {"kind", "caring", "love", "architect"} <= test_words
+    rows = hostile_template_sentences(with_family=True)
+    new = rows[
+        rows["family"].isin(
+            ["person-praise", "third-person-praise", "person-praise-adjective", "agreement",
+             "group-support", "group-praise"]
+        )
+    ]  # fmt: skip
+    words = {w for text in new["text"] for w in re.findall(r"[a-z]+", text.lower())}
+    assert not words & test_words
+    assert not new["text"].str.match(r"^(?:You are a \w+ \w+\.?|\w+ is a \w+ \w+)$").any()
 
 
 def test_hostile_template_parts_split_train_and_heldout_disjointly() -> None:

@@ -13,8 +13,17 @@ from labelled_fixtures import labelled_dir, release_copy
 
 from moderation import schema
 from moderation.bundle import MODEL_CARD, load_bundle
+from moderation.corpus import hostile_template_sentences
 from moderation.evaluate import evaluate_bundle, write_report
-from moderation.train import binary_metrics, choose_thresholds, counterfactual_rows, train_bundle
+from moderation.model import HostilityModel
+from moderation.train import (
+    HOSTILE_FAMILY_WEIGHTS,
+    binary_metrics,
+    choose_thresholds,
+    counterfactual_rows,
+    fit_hostility,
+    train_bundle,
+)
 
 LABELLED = labelled_dir()
 REAL_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -122,6 +131,38 @@ def test_counterfactual_rows_swap_identity_words_and_keep_labels() -> None:
     assert not out["text"].str.contains("Muslim").any()
     assert out["text"].iloc[0].endswith(" idiots everywhere")
     assert out.equals(counterfactual_rows(rows, ["muslim", "gay", "black", "jewish"], seed=0))
+
+
+def test_praise_templates_weigh_more_and_the_family_column_is_not_fitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``HOSTILE_FAMILY_WEIGHTS`` multiplies the template weight of its families only."""
+    seen: dict[str, object] = {}
+
+    def fake_fit(
+        self: HostilityModel, corpus: pd.DataFrame, *, seed: int = 0, sample_weight: np.ndarray
+    ) -> HostilityModel:
+        seen["corpus"], seen["weights"] = corpus, sample_weight
+        return self
+
+    monkeypatch.setattr(HostilityModel, "fit", fake_fit)
+    templates = hostile_template_sentences("heldout", with_family=True)
+    fit_hostility(
+        templates.iloc[:0].drop(columns="family"),
+        identity_neutral_weight=0,
+        hostile_templates=templates,
+        hostile_template_weight=0.5,
+        hostile_family_weights={"person-praise": 4.0},
+    )
+    corpus, weights = seen["corpus"], seen["weights"]
+    assert isinstance(corpus, pd.DataFrame) and "family" not in corpus.columns
+    praise = (templates["family"] == "person-praise").to_numpy()
+    assert praise.any() and (~praise).any()
+    assert np.allclose(np.asarray(weights)[praise], 2.0)
+    assert np.allclose(np.asarray(weights)[~praise], 0.5)
+    assert set(HOSTILE_FAMILY_WEIGHTS) <= set(
+        hostile_template_sentences(with_family=True)["family"]
+    )
 
 
 def test_choose_thresholds_maximises_f1() -> None:
