@@ -69,7 +69,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Directory name of the default model under ``<repo root>/models/``.
-DEFAULT_BUNDLE_NAME = "hostility-2026-11-29"
+DEFAULT_BUNDLE_NAME = "hostility-2026-11-30"
 #: Bundle layout version this code reads and writes.
 FORMAT_VERSION = 1
 #: Array layout of ``compiled.npz`` this code reads (``fastscore.COMPILED_FORMAT``).
@@ -317,7 +317,7 @@ def save_bundle(
     Parameters
     ----------
     path
-        Bundle directory to create (e.g. ``models/hostility-2026-11-29``).
+        Bundle directory to create (e.g. ``models/hostility-2026-11-30``).
     hostility
         The fitted hostility model.
     off_topic
