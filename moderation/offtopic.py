@@ -958,8 +958,11 @@ def off_topic_card(metrics: dict[str, Any]) -> str:
         "",
         "Limits: without an article the scorer judges a comment against the rest of the "
         "thread only, which fails where off-topic comments are the majority (YouTube spam is "
-        "half of each video's comments: its AUC is below 0.5). Thresholds for derailment "
-        "(enter 0.5, leave 0.35, smoothing 0.6) are fixed defaults, not learned. "
+        "half of each video's comments: its AUC is below 0.5). Derailment thresholds "
+        "(no smoothing, enter 0.8, leave 0.2) and the off-topic rule's 0.75 are chosen on "
+        "held-out real threads against a false-alarm budget (`python "
+        "bench/offtopic_derailment.py --thresholds`, docs/off-topic.md), not learned by the "
+        "scorer. "
         "`moderation train --include-restricted` also trains on SemEval-2015's dev set "
         "(research use only), which raises its official-test ROC-AUC to about 0.82.",
     ]
