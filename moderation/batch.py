@@ -4,11 +4,13 @@
 gives exactly the output of one call over everything, in input order:
 
 1. **Index.** The export is read once into a `moderation.threadindex.ThreadIndex`
-   (SQLite) that plans chunks of whole threads (linked threads together).
+   (SQLite) that plans chunks of whole threads (linked threads together); read
+   again into smaller chunks when it is too small to keep `LocalRunner`'s workers busy.
 2. **Score.** Each chunk is scored by a *runner*: `LocalRunner` in this process
-   or in worker processes that load the model once, or the Dask runner of
-   `moderation.cluster`. A scored chunk is saved as an Arrow file in the state
-   directory, moved into place only when complete.
+   or in worker processes (forked once the model is loaded on Linux, else each
+   loading it once), or the Dask runner of `moderation.cluster`. A scored chunk
+   is saved as an Arrow file in the state directory, moved into place only when
+   complete.
 3. **Merge.** The chunk files are merged back into input order and streamed to
    the output through a `TableWriter` (temporary file, renamed at the end).
 
@@ -273,14 +275,50 @@ def _chunk_summary(path: Path) -> ChunkDone | None:
 # --- runners ---------------------------------------------------------------------------------
 
 _WORKER: dict[str, Any] = {}
+#: An export smaller than this many comments per wanted chunk is not re-planned for workers:
+#: each `Moderator.score` call has a fixed cost (~0.2 s), more than tiny chunks would save.
+SPLIT_MIN_ROWS = 1_000
+
+
+def _start_method() -> str:
+    """``fork`` on Linux (workers share the parent's loaded model), ``spawn`` elsewhere.
+
+    A forked worker needs no start-up: the model, rules and lazily read parts are
+    already in memory. macOS offers ``fork`` but its system libraries are not safe
+    to use after it, and Windows has only ``spawn``; there each worker loads its own.
+    """
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
+def _one_thread_each() -> None:
+    """Keep each worker's OpenMP and BLAS to one thread.
+
+    The workers already use the cores; and a forked child must not use a GNU OpenMP
+    thread pool its parent started (the off-topic classifier's), which would hang it.
+    """
+    os.environ["OMP_NUM_THREADS"] = "1"  # for libraries a spawned worker loads later
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return
+    threadpool_limits(1)  # for the libraries already loaded (inherited by a fork)
 
 
 def _start_worker(
-    model: Path | None, rules: Path | None, index: Path, history: pd.DataFrame | None
+    model: Moderator | tuple[Path | None, Path | None],
+    index: Path,
+    history: pd.DataFrame | None,
 ) -> None:
-    """Worker initializer: load the model and rules once per process."""
-    moderator = Moderator.load(model, rules=rules)
-    moderator.score_one("warm up", parent="load every part of the model now")
+    """Worker initializer: the parent's loaded `Moderator` when forked (inherited, not
+    pickled), or the bundle and rules paths to load once in a spawned worker."""
+    _one_thread_each()
+    if isinstance(model, Moderator):
+        moderator = model
+    else:
+        moderator = Moderator.load(model[0], rules=model[1])
+        moderator.bundle.off_topic  # noqa: B018 - read the pipeline now, not in a chunk
     _WORKER["moderator"] = moderator
     _WORKER["index"] = ThreadIndex.open(index)
     _WORKER["history"] = history
@@ -296,15 +334,34 @@ def _work(number: int, target: str) -> ChunkDone:
     return save_chunk(Path(target), number, scored, positions)
 
 
+def _score_here(plan: Plan, number: int) -> ChunkDone:
+    comments, positions = plan.index.chunk(number)
+    scored = score_chunk(
+        plan.moderator, comments, positions, plan.index.articles(number), plan.history
+    )
+    return save_chunk(plan.chunk_path(number), number, scored, positions)
+
+
 @dataclass(frozen=True)
 class LocalRunner:
-    """Score chunks here (``workers=1``) or in `workers` processes, each loading the model once.
+    """Score chunks here (``workers=1``) or in `workers` processes.
 
+    On Linux the workers are forked from this process after the model is fully
+    loaded, so they start at once and share its memory; elsewhere they are
+    spawned and each loads the model once (`start_method` overrides the choice).
     Chunks are handed out a few at a time (two per worker in flight), so memory
-    holds a bounded number of chunks whatever the export's size.
+    holds a bounded number of chunks whatever the export's size. `score_export`
+    plans at least `chunks_wanted` chunks when the export is large enough, so a
+    small export still keeps every worker busy.
     """
 
     workers: int = 1
+    start_method: str | None = None
+
+    @property
+    def chunks_wanted(self) -> int:
+        """Chunks worth planning: two per worker, so a slow chunk leaves no worker idle long."""
+        return 1 if self.workers <= 1 else 2 * self.workers
 
     def __call__(
         self, plan: Plan, pending: Sequence[int], done: Callable[[ChunkDone], None]
@@ -313,20 +370,20 @@ class LocalRunner:
             raise ValueError(f"workers must be at least 1, not {self.workers}")
         if self.workers == 1 or len(pending) <= 1:
             for number in pending:
-                comments, positions = plan.index.chunk(number)
-                scored = score_chunk(
-                    plan.moderator,
-                    comments,
-                    positions,
-                    plan.index.articles(number),
-                    plan.history,
-                )
-                done(save_chunk(plan.chunk_path(number), number, scored, positions))
+                done(_score_here(plan, number))
             return
-        context = multiprocessing.get_context("spawn")
-        args = (plan.job.model, plan.job.rules, plan.index.path, plan.history)
+        method = self.start_method or _start_method()
+        context = multiprocessing.get_context(method)
+        source: Moderator | tuple[Path | None, Path | None] = (plan.job.model, plan.job.rules)
+        if method == "fork":
+            # Read the lazily loaded pipeline once, here: every forked worker then has it.
+            plan.moderator.bundle.off_topic  # noqa: B018
+            source = plan.moderator
         with ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_start_worker, initargs=args
+            min(self.workers, len(pending)),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(source, plan.index.path, plan.history),
         ) as pool:
             queue = list(pending)
             running: set[Future[ChunkDone]] = set()
@@ -446,7 +503,8 @@ def score_export(
         Who scores the chunks (default: `LocalRunner()`, this process).
     moderator
         The loaded model and rules (default: loaded from `job.model` / `job.rules`).
-        Worker processes load their own from the job, so pass the same ones.
+        Forked workers (Linux) use this one; spawned workers and Dask load their
+        own from the job, so pass the same ones.
     history
         Authors' review-queue history (`ReviewQueue.author_history`); a resumed
         run uses the history saved when it started.
@@ -491,6 +549,12 @@ def score_export(
             _clear_chunks(state)
             began = time.perf_counter()
             index = _build_index(job, state, export, articles, moderator, progress)
+            wanted = runner.chunks_wanted if isinstance(runner, LocalRunner) else 1
+            if index.chunks < wanted and index.rows >= wanted * SPLIT_MIN_ROWS:
+                # Too few chunks to keep the workers busy: plan smaller ones (the rows per
+                # chunk given as an option stay the manifest's; a resume reuses this plan).
+                rows = -(-index.rows * 21 // (20 * wanted))  # 5% slack: no runt last chunk
+                index = _build_index(job, state, export, articles, moderator, None, rows)
             logger.debug(
                 "indexed %d comments in %d chunks in %.1f s",
                 index.rows,
@@ -625,6 +689,7 @@ def _build_index(
     articles: Path | None,
     moderator: Moderator,
     progress: ProgressLike | None,
+    chunk_rows: int | None = None,
 ) -> ThreadIndex:
     article_frame = read_articles(articles, columns=job.article_columns) if articles else None
     chunks = iter_export(
@@ -638,7 +703,7 @@ def _build_index(
             state / "index.sqlite",
             ((chunk.comments, chunk.articles) for chunk in chunks),
             articles=article_frame,
-            chunk_rows=job.chunk_rows,
+            chunk_rows=chunk_rows or job.chunk_rows,
             link_authors=link_authors,
             progress=progress.update if progress is not None else None,
         )

@@ -173,7 +173,8 @@ _model_option = click.option(
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Worker processes (local engine) or local Dask workers; each loads the model once.",
+    help="Worker processes (local engine; on Linux forked after the model is loaded, so they "
+    "share it) or local Dask workers.",
 )
 @click.option(
     "--chunk-rows",

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moderation import schema
+from moderation import batch, schema
 from moderation.batch import BatchJob, LocalRunner, score_export, state_dir_for
 from moderation.cli import cli
 from moderation.errors import InputError
@@ -168,6 +170,60 @@ def test_two_workers_equal_one(
     job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=40)
     score_export(job, moderator=moderator, runner=LocalRunner(workers=2))
     assert out.read_bytes() == written(whole, tmp_path / "whole.jsonl")
+
+
+def test_spawned_workers_equal_one(
+    moderator: Moderator, export: tuple[Path, Path], whole: pd.DataFrame, tmp_path: Path
+) -> None:
+    # What macOS and Windows use: each worker loads the model from the job's paths.
+    comments, articles = export
+    out = tmp_path / "spawned.csv"
+    job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=60)
+    score_export(job, moderator=moderator, runner=LocalRunner(workers=2, start_method="spawn"))
+    assert out.read_bytes() == written(whole, tmp_path / "whole.csv")
+
+
+def test_workers_fork_only_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert batch._start_method() == "fork"
+    for platform in ("darwin", "win32"):
+        monkeypatch.setattr(sys, "platform", platform)
+        assert batch._start_method() == "spawn"
+
+
+class _StopsAfterOneChunk(LocalRunner):
+    """Two workers' plan, interrupted once the first chunk is saved."""
+
+    def __call__(
+        self, plan: batch.Plan, pending: Sequence[int], done: Callable[[batch.ChunkDone], None]
+    ) -> None:
+        done(batch._score_here(plan, pending[0]))
+        raise KeyboardInterrupt
+
+
+def test_workers_split_an_export_of_one_chunk_and_a_resume_keeps_that_plan(
+    moderator: Moderator,
+    export: tuple[Path, Path],
+    whole: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The default --chunk-rows holds this whole export: one process scores it in one chunk,
+    # two workers get smaller chunks to share (the 1,000-row floor lowered for the test).
+    monkeypatch.setattr(batch, "SPLIT_MIN_ROWS", 10)
+    comments, articles = export
+    out = tmp_path / "split.csv"
+    job = BatchJob(str(comments), str(out), articles=str(articles))
+    assert score_export(job, moderator=moderator).chunks == 1
+    result = score_export(job, moderator=moderator, runner=LocalRunner(workers=2))
+    assert result.chunks > 1
+    assert out.read_bytes() == written(whole, tmp_path / "whole.csv")
+
+    with pytest.raises(KeyboardInterrupt):
+        score_export(job, moderator=moderator, runner=_StopsAfterOneChunk(workers=2))
+    resumed = score_export(replace(job, resume=True), moderator=moderator)
+    assert (resumed.chunks, resumed.reused) == (result.chunks, 1)
+    assert out.read_bytes() == written(whole, tmp_path / "whole.csv")
 
 
 def test_parquet_holds_the_same_table(
