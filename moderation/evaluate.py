@@ -10,7 +10,7 @@ test set.
 :func:`evaluate_bundle` scores a bundle as it is (a few minutes). With ``full=True`` it also
 refits the training recipe several times: Davidson et al.'s 5-fold cross-validation (3 classes)
 and leave-one-source-out cross-domain tests. :func:`refresh_card` records a report in an
-existing bundle's manifest and model card without touching ``pipeline.joblib``.
+existing bundle's manifest and model card without touching the pickled pipeline.
 """
 
 from __future__ import annotations
@@ -437,7 +437,7 @@ def refresh_card(
 ) -> Path:
     """Record an evaluation in an existing bundle's manifest and model card.
 
-    ``pipeline.joblib`` is not touched: the manifest's metrics, thresholds at target precision
+    The pickled pipeline is not touched: the manifest's metrics, thresholds at target precision
     and ``evaluation`` (OLID research protocol, Davidson cross-validation and leave-one-source-out
     results, when measured) are replaced, the card is re-rendered from the manifest, and the
     card's SHA-256 in the manifest is updated so the bundle still loads. A previous

@@ -1674,7 +1674,8 @@ moderation evaluate --model models/{name} --datasets ../shared/datasets -o evalu
 
 ## Security: pickle files run code
 
-`pipeline.joblib` is a pickle. Loading it executes code, so **load only bundles you trust**.
+The pipeline file (`pipeline.pkl.gz`; `pipeline.joblib` in format-1 bundles) is a pickle.
+Loading it executes code, so **load only bundles you trust**.
 `load_bundle` checks SHA-256 hashes and library versions, which catches damaged or mismatched
 files, not a deliberately crafted bundle.
 """

@@ -78,7 +78,8 @@ def test_round_trip_identical_predictions(saved: Path, model: HostilityModel) ->
 
 def test_manifest_contents(saved: Path) -> None:
     manifest = json.loads((saved / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
+    assert manifest["pipeline"] == {"file": PIPELINE, "pickle_protocol": 5, "compression": "gzip"}
     assert manifest["labels"] == [
         "toxicity", "severe_toxicity", "insult", "threat", "identity_attack", "profanity",
     ]  # fmt: skip
@@ -108,7 +109,7 @@ def test_save_replaces_existing_bundle(saved: Path, model: HostilityModel) -> No
 def test_tampered_file_is_named(saved: Path) -> None:
     with (saved / PIPELINE).open("ab") as handle:
         handle.write(b"\0")
-    with pytest.raises(ModelLoadError, match=r"pipeline\.joblib does not match its SHA-256"):
+    with pytest.raises(ModelLoadError, match=r"pipeline\.pkl\.gz does not match its SHA-256"):
         load_bundle(saved)
 
 
@@ -126,7 +127,7 @@ def test_missing_manifest(saved: Path) -> None:
 
 def test_missing_pipeline(saved: Path) -> None:
     (saved / PIPELINE).unlink()
-    with pytest.raises(ModelLoadError, match=r"pipeline\.joblib is missing"):
+    with pytest.raises(ModelLoadError, match=r"pipeline\.pkl\.gz is missing"):
         load_bundle(saved)
 
 
@@ -136,9 +137,12 @@ def test_unparsable_manifest(saved: Path) -> None:
         load_bundle(saved)
 
 
-def test_wrong_format_version(saved: Path) -> None:
-    edit_manifest(saved, format_version=2)
-    with pytest.raises(ModelLoadError, match=r"manifest\.json: format_version 2 is not supported"):
+@pytest.mark.parametrize("version", [3, 0, "2", True, None])
+def test_wrong_format_version(saved: Path, version: object) -> None:
+    edit_manifest(saved, format_version=version)
+    with pytest.raises(
+        ModelLoadError, match=rf"manifest\.json: format_version {version!r} is not supported.*1, 2"
+    ):
         load_bundle(saved)
 
 
@@ -166,7 +170,7 @@ def test_crash_while_saving_leaves_no_half_bundle(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(bundle_module.joblib, "dump", boom)
+    monkeypatch.setattr(bundle_module, "_write_pipeline", boom)
     with pytest.raises(OSError, match="disk full"):
         save_bundle(tmp_path / "b", hostility=model, off_topic=None, manifest_extra={}, card="")
     assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,243 @@
+"""Bundle formats: format 2 (gzip-compressed C pickle) is written, format 1 (joblib) still
+loads and upgrades to format 2 scoring exactly the same."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import pytest
+from labelled_fixtures import labelled_dir
+
+from moderation import bundle as bundle_module
+from moderation.bundle import (
+    FORMAT_VERSION,
+    MANIFEST,
+    MODEL_CARD,
+    PIPELINE,
+    PIPELINE_V1,
+    load_bundle,
+    save_bundle,
+    sha256_file,
+    upgrade_bundle,
+)
+from moderation.corpus import load_corpus
+from moderation.errors import ModelLoadError
+from moderation.model import HostilityModel
+
+TEXTS = ["You are a pathetic idiot.", "", "Lovely photos of the harbour.", "fuck this"]
+CARD = f"# Model card\n\n`{PIPELINE_V1}` is a pickle. Load only bundles you trust.\n"
+
+
+class StubOffTopic:
+    """Stands in for the off-topic scorer: any picklable object is stored as is."""
+
+    def __init__(self) -> None:
+        self.metrics = {"roc_auc": 0.5}
+
+
+@pytest.fixture(scope="module")
+def model() -> HostilityModel:
+    frame = load_corpus(labelled_dir())
+    return HostilityModel().fit(frame[frame["redistributable"]], seed=0)
+
+
+@pytest.fixture
+def saved(tmp_path: Path, model: HostilityModel) -> Path:
+    return save_bundle(
+        tmp_path / "bundle",
+        hostility=model,
+        off_topic=StubOffTopic(),
+        manifest_extra={"thresholds": {"toxicity": 0.4}, "metrics": {"auc": 0.9}},
+        card=CARD,
+    )
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    return found
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def as_format_1(path: Path) -> Path:
+    """Rewrite a saved bundle as the format-1 code wrote it: ``joblib.dump(compress=3)``, no
+    ``pipeline`` entry in the manifest."""
+    payload = pickle.loads(gzip.decompress((path / PIPELINE).read_bytes()))
+    joblib.dump(payload, path / PIPELINE_V1, compress=3)
+    (path / PIPELINE).unlink()
+    manifest = read_manifest(path)
+    del manifest["pipeline"]
+    manifest["format_version"] = 1
+    files = {k: v for k, v in manifest["files"].items() if k != PIPELINE}
+    manifest["files"] = {**files, PIPELINE_V1: sha256_file(path / PIPELINE_V1)}
+    write_manifest(path, manifest)
+    return path
+
+
+def test_format_2_pipeline_is_a_gzip_compressed_protocol_5_pickle(saved: Path) -> None:
+    raw = gzip.decompress((saved / PIPELINE).read_bytes())
+    assert raw[:2] == b"\x80\x05"
+    payload = pickle.loads(raw)
+    assert isinstance(payload["hostility"], HostilityModel)
+    assert isinstance(payload["off_topic"], StubOffTopic)
+    assert read_manifest(saved)["format_version"] == FORMAT_VERSION == 2
+
+
+def test_the_same_payload_gives_the_same_bytes(tmp_path: Path) -> None:
+    payload = {"hostility": None, "off_topic": {"a": [1.5, "b"]}}
+    bundle_module._write_pipeline(tmp_path / "a", payload)
+    bundle_module._write_pipeline(tmp_path / "b", payload)
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+def test_format_1_still_loads_and_scores_the_same(saved: Path, model: HostilityModel) -> None:
+    expected = model.predict(TEXTS)
+    as_format_1(saved)
+    loaded = load_bundle(saved)
+    assert loaded.pipeline.path.name == PIPELINE_V1
+    assert loaded.pipeline._payload is None  # still read lazily
+    pd.testing.assert_frame_equal(loaded.hostility.predict(TEXTS), expected)
+    assert isinstance(loaded.off_topic, StubOffTopic)
+    assert isinstance(loaded.pipeline.hostility(), HostilityModel)
+    # A worker process gets the path and the format, not the objects.
+    copy = pickle.loads(pickle.dumps(loaded))
+    assert copy.pipeline.format_version == 1
+    assert isinstance(copy.off_topic, StubOffTopic)
+
+
+def test_format_1_without_compiled_arrays_still_loads(saved: Path, model: HostilityModel) -> None:
+    as_format_1(saved)
+    manifest = read_manifest(saved)
+    del manifest["compiled"]
+    manifest["files"].pop("compiled.npz")
+    (saved / "compiled.npz").unlink()
+    write_manifest(saved, manifest)
+    loaded = load_bundle(saved)
+    assert loaded.arrays is None
+    pd.testing.assert_frame_equal(loaded.hostility.predict(TEXTS), model.predict(TEXTS))
+
+
+def test_format_1_damage_is_named(saved: Path) -> None:
+    as_format_1(saved)
+    loaded = load_bundle(saved)
+    with (saved / PIPELINE_V1).open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelLoadError, match=r"pipeline\.joblib does not match its SHA-256"):
+        loaded.off_topic  # noqa: B018 -- unpickled on first use, after checking the hash again
+    with pytest.raises(ModelLoadError, match=r"pipeline\.joblib does not match its SHA-256"):
+        load_bundle(saved)
+
+
+def test_format_1_manifest_without_its_pipeline_hash(saved: Path) -> None:
+    as_format_1(saved)
+    manifest = read_manifest(saved)
+    del manifest["files"][PIPELINE_V1]
+    write_manifest(saved, manifest)
+    with pytest.raises(ModelLoadError, match=r"lists no file hash for pipeline\.joblib"):
+        load_bundle(saved)
+
+
+def test_format_2_damage_after_load_is_caught_before_unpickling(saved: Path) -> None:
+    loaded = load_bundle(saved)
+    (saved / PIPELINE).write_bytes(gzip.compress(pickle.dumps({"hostility": None})))
+    with pytest.raises(ModelLoadError, match=r"pipeline\.pkl\.gz does not match its SHA-256"):
+        loaded.off_topic  # noqa: B018
+
+
+def test_format_2_undecompressable_pipeline_is_a_load_error(saved: Path) -> None:
+    (saved / PIPELINE).write_bytes(b"not gzip")
+    manifest = read_manifest(saved)
+    manifest["files"][PIPELINE] = sha256_file(saved / PIPELINE)
+    write_manifest(saved, manifest)
+    with pytest.raises(ModelLoadError, match=r"pipeline\.pkl\.gz cannot be unpickled"):
+        load_bundle(saved).off_topic  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (None, "needs a 'pipeline' entry"),
+        ({"compression": "gzip"}, "needs a 'pipeline' entry"),
+        ({"file": "../pipeline.pkl.gz", "compression": "gzip"}, "needs a 'pipeline' entry"),
+        ({"file": PIPELINE, "compression": "zstd"}, "compression 'zstd' is not supported"),
+        ({"file": "other.pkl.gz", "compression": "gzip"}, r"lists no file hash for other\.pkl"),
+    ],
+)
+def test_format_2_manifest_must_name_its_pipeline(
+    saved: Path, entry: dict[str, Any] | None, message: str
+) -> None:
+    manifest = read_manifest(saved)
+    manifest["pipeline"] = entry
+    write_manifest(saved, manifest)
+    with pytest.raises(ModelLoadError, match=message):
+        load_bundle(saved)
+
+
+def test_upgrade_keeps_scores_metrics_and_renames_the_file(
+    saved: Path, model: HostilityModel
+) -> None:
+    as_format_1(saved)
+    before = read_manifest(saved)
+    v1 = load_bundle(saved)
+    v1.off_topic  # noqa: B018 -- read before the file is replaced
+    upgrade_bundle(saved)
+    after = read_manifest(saved)
+    assert sorted(p.name for p in saved.iterdir()) == sorted(
+        [PIPELINE, "compiled.npz", MANIFEST, MODEL_CARD]
+    )
+    assert not [p for p in saved.parent.iterdir() if p.name.startswith(".")]  # no temp dirs
+    assert after["format_version"] == 2
+    assert after["pipeline"]["file"] == PIPELINE
+    assert after["resaved"]["from_format"] == 1
+    unchanged = {k: v for k, v in before.items() if k not in ("format_version", "files")}
+    assert {k: after[k] for k in unchanged} == unchanged
+    assert set(after["files"]) == {PIPELINE, "compiled.npz", MODEL_CARD}
+    assert after["files"]["compiled.npz"] == before["files"]["compiled.npz"]
+    assert (saved / MODEL_CARD).read_text(encoding="utf-8") == CARD.replace(PIPELINE_V1, PIPELINE)
+    v2 = load_bundle(saved)  # hashes match
+    pd.testing.assert_frame_equal(v2.hostility.predict(TEXTS), model.predict(TEXTS))
+    pd.testing.assert_frame_equal(
+        v2.pipeline.hostility().predict(TEXTS), v1.pipeline.hostility().predict(TEXTS)
+    )
+    assert vars(v2.off_topic) == vars(v1.off_topic)
+
+
+def test_upgrade_keeps_a_card_that_names_both_files(saved: Path) -> None:
+    card = f"The pipeline file (`{PIPELINE}`; `{PIPELINE_V1}` in format-1 bundles) is a pickle.\n"
+    (saved / MODEL_CARD).write_text(card, encoding="utf-8")
+    manifest = read_manifest(saved)
+    manifest["files"][MODEL_CARD] = sha256_file(saved / MODEL_CARD)
+    write_manifest(saved, manifest)
+    upgrade_bundle(as_format_1(saved))
+    assert (saved / MODEL_CARD).read_text(encoding="utf-8") == card
+    assert read_manifest(saved)["files"][MODEL_CARD] == sha256_file(saved / MODEL_CARD)
+
+
+def test_upgrading_a_format_2_bundle_changes_nothing(saved: Path) -> None:
+    before = {p.name: p.read_bytes() for p in saved.iterdir()}
+    upgrade_bundle(saved)
+    assert {p.name: p.read_bytes() for p in saved.iterdir()} == before
+
+
+def test_a_failed_upgrade_leaves_the_format_1_bundle(
+    saved: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_format_1(saved)
+    before = {p.name: p.read_bytes() for p in saved.iterdir()}
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bundle_module, "_write_pipeline", boom)
+    with pytest.raises(OSError, match="disk full"):
+        upgrade_bundle(saved)
+    assert {p.name: p.read_bytes() for p in saved.iterdir()} == before
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]
