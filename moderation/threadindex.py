@@ -92,6 +92,8 @@ class ThreadIndex:
         chunk_rows: int = 20_000,
         link_authors: bool = False,
         progress: Callable[[int], None] | None = None,
+        min_chunks: int = 1,
+        min_chunk_rows: int = 1,
     ) -> ThreadIndex:
         """Read `exports` (comment and article frames, in file order) into a new index at `path`.
 
@@ -110,6 +112,11 @@ class ThreadIndex:
             Keep each author's comments in one chunk (rules test export-wide author facts).
         progress
             Called with the number of comments after each chunk is read.
+        min_chunks, min_chunk_rows
+            When `chunk_rows` plans fewer than `min_chunks` chunks and the export has at
+            least ``min_chunks * min_chunk_rows`` comments, plan smaller chunks of about
+            ``rows / min_chunks`` (5% slack, so no runt last chunk) instead: worker
+            processes get a chunk each without a second read of the export.
         """
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
@@ -118,7 +125,8 @@ class ThreadIndex:
         try:
             db.execute("PRAGMA journal_mode=OFF")
             db.execute("PRAGMA synchronous=OFF")
-            return _Builder(db, path, chunk_rows, link_authors).run(exports, articles, progress)
+            builder = _Builder(db, path, chunk_rows, link_authors, (min_chunks, min_chunk_rows))
+            return builder.run(exports, articles, progress)
         finally:
             db.close()
 
@@ -208,8 +216,17 @@ class ThreadIndex:
 class _Builder:
     """One pass over the export into the index, then components and the chunk plan."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path, chunk_rows: int, authors: bool) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        path: Path,
+        chunk_rows: int,
+        authors: bool,
+        split: tuple[int, int] = (1, 1),
+    ) -> None:
         self.db, self.path, self.chunk_rows, self.link_authors = db, path, chunk_rows, authors
+        #: (min_chunks, min_chunk_rows) of `ThreadIndex.build`.
+        self.min_chunks, self.min_chunk_rows = split
         self.codes: dict[str, int] = {}
         self.columns: list[str] = []
         self.article_columns: list[str] = []
@@ -359,14 +376,12 @@ class _Builder:
         # Components in order of their first comment, packed greedily: early rows, early chunks.
         order = [int(c) for c in np.unique(component)]
         order.sort(key=lambda c: int(comp_first[c]))
-        chunk_of = np.zeros(n, dtype=np.int64)
-        number, filled = 0, 0
-        for comp in order:
-            size = int(comp_rows[comp])
-            if filled and filled + size > self.chunk_rows:
-                number, filled = number + 1, 0
-            chunk_of[comp] = number
-            filled += size
+        chunk_of, chunks = _pack(order, comp_rows, self.chunk_rows)
+        wanted = self.min_chunks
+        if chunks < wanted and self.rows >= wanted * self.min_chunk_rows:
+            smaller = -(-self.rows * 21 // (20 * wanted))  # 5% slack: no runt last chunk
+            chunk_of, chunks = _pack(order, comp_rows, smaller)
+            logger.debug("%d comments planned in %d chunks of %d", self.rows, chunks, smaller)
         largest = int(comp_rows.max()) if n else 0
         if largest > self.chunk_rows:
             logger.debug(
@@ -382,7 +397,22 @@ class _Builder:
         )
         db.execute("CREATE INDEX threads_chunk ON threads (chunk)")
         db.execute(f"CREATE INDEX comments_thread ON comments ({_THREAD}, {_ROW})")
-        return number + 1
+        return chunks
+
+
+def _pack(
+    order: list[int], comp_rows: npt.NDArray[np.int64], chunk_rows: int
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Chunk number of each component (indexed by component) and the number of chunks."""
+    chunk_of = np.zeros(len(comp_rows), dtype=np.int64)
+    number, filled = 0, 0
+    for comp in order:
+        size = int(comp_rows[comp])
+        if filled and filled + size > chunk_rows:
+            number, filled = number + 1, 0
+        chunk_of[comp] = number
+        filled += size
+    return chunk_of, number + 1
 
 
 def _strings(values: pd.Series) -> list[str]:

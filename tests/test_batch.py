@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import signal
@@ -170,6 +171,27 @@ def test_two_workers_equal_one(
     job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=40)
     score_export(job, moderator=moderator, runner=LocalRunner(workers=2))
     assert out.read_bytes() == written(whole, tmp_path / "whole.jsonl")
+
+
+def test_forked_workers_leave_the_garbage_collector_as_found(
+    moderator: Moderator, export: tuple[Path, Path], whole: pd.DataFrame, tmp_path: Path
+) -> None:
+    # The heap is frozen while the workers fork (no copy-on-write by their collections),
+    # then collectable again; a caller's own frozen objects stay frozen.
+    comments, articles = export
+    job = BatchJob(str(comments), str(tmp_path / "two.csv"), articles=str(articles), chunk_rows=40)
+    runner = LocalRunner(workers=2, start_method="fork")
+    assert gc.get_freeze_count() == 0
+    score_export(job, moderator=moderator, runner=runner)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        score_export(job, moderator=moderator, runner=runner)
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
+    assert (tmp_path / "two.csv").read_bytes() == written(whole, tmp_path / "whole.csv")
 
 
 def test_spawned_workers_equal_one(

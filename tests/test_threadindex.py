@@ -203,3 +203,21 @@ def test_any_export_is_partitioned_with_links_kept(
     for thread, author in zip(frame["thread_id"], frame["author"], strict=True):
         if author:
             assert authors.setdefault(author, where[thread]) == where[thread]
+
+
+def test_too_few_chunks_are_planned_smaller_from_the_same_read(tmp_path: Path) -> None:
+    frame = synthetic_comments(80, 16)
+
+    def plan(name: str, chunk_rows: int, **split: int) -> tuple[ThreadIndex, list[list[int]]]:
+        (tmp_path / name).mkdir()
+        index = build(tmp_path / name, frame, chunk_rows=chunk_rows, **split)
+        return index, [positions for _, positions in chunks_of(index)]
+
+    split, split_plan = plan("split", 1_000, min_chunks=4, min_chunk_rows=10)
+    assert split.chunks >= 4
+    check_partition(split, frame)
+    # The plan of asking for chunks of rows / 4 + 5% (80 * 21 / 80 = 21) directly.
+    assert split_plan == plan("direct", 21)[1]
+    # Below the floor of comments per wanted chunk, or with chunks enough, the plan is kept.
+    assert plan("kept", 1_000, min_chunks=4, min_chunk_rows=21)[0].chunks == 1
+    assert plan("enough", 10, min_chunks=4, min_chunk_rows=1)[1] == plan("plain", 10)[1]
