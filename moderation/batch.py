@@ -307,6 +307,28 @@ def _one_thread_each() -> None:
     threadpool_limits(1)  # for the libraries already loaded (inherited by a fork)
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to end this worker when the process that started it dies.
+
+    A forked worker inherits both ends of its task pipes, so it never sees them close:
+    if `moderation score` is killed (Ctrl-C, SIGTERM, a crash), its workers would wait
+    for work forever. ``prctl(PR_SET_PDEATHSIG)`` makes the kernel send them SIGTERM.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - not glibc/musl
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _start_worker(
     model: Moderator | tuple[Path | None, Path | None],
     index: Path,
@@ -314,6 +336,7 @@ def _start_worker(
 ) -> None:
     """Worker initializer: the parent's loaded `Moderator` when forked (inherited, not
     pickled), or the bundle and rules paths to load once in a spawned worker."""
+    _die_with_parent()
     _one_thread_each()
     if isinstance(model, Moderator):
         moderator = model

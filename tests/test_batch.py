@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import os
@@ -384,6 +385,53 @@ def test_killed_run_resumes_to_the_same_bytes(moderator: Moderator, tmp_path: Pa
     assert f"(resumed: {done_before} of " in err
     assert out.read_bytes() == written(score_whole(moderator, source), tmp_path / "whole.csv")
     assert not state_dir_for(str(out)).exists()
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found.update(int(child) for child in task.read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; fork is Linux's")
+def test_killed_run_leaves_no_workers_behind(tmp_path: Path) -> None:
+    source = write_export(synthetic_comments(600, 60, seed=12), tmp_path / "big.csv")
+    out = tmp_path / "scored.csv"
+    chunks = state_dir_for(str(out)) / "chunks"
+    args = [str(source), "-o", str(out), "--chunk-rows", "10", "--workers", "2", "-q"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moderation", "score", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: set[int] = set()
+    try:
+        while process.poll() is None and len(list(chunks.glob("*.arrow"))) < 1:
+            time.sleep(0.01)
+        workers = {pid for pid in _children(process.pid) if _alive(pid)}
+        assert process.poll() is None, "the run finished before it could be killed"
+        assert workers, "no worker processes found"
+        os.kill(process.pid, signal.SIGTERM)
+    finally:
+        process.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:  # do not leave them running if the test fails
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers outlived the killed run: {left}"
 
 
 def test_cli_workers_and_options(export: tuple[Path, Path], tmp_path: Path) -> None:
