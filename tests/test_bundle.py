@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from labelled_fixtures import labelled_dir
+from bundle_fixtures import TEXTS, StubOffTopic, small_model
 
 from moderation import bundle as bundle_module
 from moderation.bundle import (
@@ -23,25 +23,13 @@ from moderation.bundle import (
     load_bundle,
     save_bundle,
 )
-from moderation.corpus import load_corpus
 from moderation.errors import ModelLoadError
 from moderation.model import HostilityModel
-
-LABELLED = labelled_dir()
-TEXTS = ["You are a pathetic idiot.", "", "Lovely photos of the harbour.", "fuck this"]
-
-
-class StubOffTopic:
-    """Stands in for the off-topic scorer: any picklable object is stored as is."""
-
-    def __init__(self) -> None:
-        self.metrics = {"roc_auc": 0.5}
 
 
 @pytest.fixture(scope="module")
 def model() -> HostilityModel:
-    frame = load_corpus(LABELLED)
-    return HostilityModel().fit(frame[frame["redistributable"]], seed=0)
+    return small_model()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import joblib
 import pandas as pd
 import pytest
-from labelled_fixtures import labelled_dir
+from bundle_fixtures import TEXTS, StubOffTopic, small_model
 
 from moderation import bundle as bundle_module
 from moderation.bundle import (
@@ -26,25 +26,15 @@ from moderation.bundle import (
     sha256_file,
     upgrade_bundle,
 )
-from moderation.corpus import load_corpus
 from moderation.errors import ModelLoadError
 from moderation.model import HostilityModel
 
-TEXTS = ["You are a pathetic idiot.", "", "Lovely photos of the harbour.", "fuck this"]
 CARD = f"# Model card\n\n`{PIPELINE_V1}` is a pickle. Load only bundles you trust.\n"
-
-
-class StubOffTopic:
-    """Stands in for the off-topic scorer: any picklable object is stored as is."""
-
-    def __init__(self) -> None:
-        self.metrics = {"roc_auc": 0.5}
 
 
 @pytest.fixture(scope="module")
 def model() -> HostilityModel:
-    frame = load_corpus(labelled_dir())
-    return HostilityModel().fit(frame[frame["redistributable"]], seed=0)
+    return small_model()
 
 
 @pytest.fixture
