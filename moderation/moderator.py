@@ -466,8 +466,8 @@ class Moderator:
             return ScoredComment(
                 text=text,
                 scores=lone.scores,
-                action=lone.decision.action,
-                priority=lone.decision.priority,
+                action=lone.action,
+                priority=lone.priority,
                 problems=_split("; ".join(lone.problems)),
                 explain=partial(self._explain_lone, text, lone),
             )

@@ -408,6 +408,16 @@ _LEET_HINT = re.compile("[0-9@$!|*#%\u20ac]")
 _ASCII_BLANKS = ("  ", *(chr(c) for c in range(128) if chr(c).isspace() and c != 32))
 
 
+def _has_blanks(text: str) -> bool:
+    """Whether ASCII ``text`` holds one of :data:`_ASCII_BLANKS`.
+
+    Every ASCII blank but the space is a control character, so a printable text holds none.
+    """
+    if "  " in text:
+        return True
+    return not text.isprintable() and any(blank in text for blank in _ASCII_BLANKS[1:])
+
+
 def _pass(state: _State, hints: bool = True) -> bool:
     """One round of every rewrite; True when another round certainly changes nothing.
 
@@ -421,7 +431,8 @@ def _pass(state: _State, hints: bool = True) -> bool:
     if not state.text.isascii():
         state.sub(_CLUSTER, _fold_cluster)
     folded = state.text
-    state.text = state.text.translate(_ASCII_LOWER)  # same length: offsets unchanged
+    # Same length: offsets unchanged. On ASCII text, str.lower maps exactly A-Z (and is faster).
+    state.text = folded.lower() if folded.isascii() else folded.translate(_ASCII_LOWER)
     lowered = state.text
     if not state.text.isascii():
         _homoglyphs(state)
@@ -438,7 +449,7 @@ def _pass(state: _State, hints: bool = True) -> bool:
         state.sub(_LEET_TOKEN, _decode_token)
     state.sub(_STRETCH, _shorten)
     spaced = state.text
-    if not hints or not spaced.isascii() or any(blank in spaced for blank in _ASCII_BLANKS):
+    if not hints or not spaced.isascii() or _has_blanks(spaced):
         state.sub(_SPACE, _space)
     state.strip()
     if folded != start:
@@ -449,7 +460,7 @@ def _pass(state: _State, hints: bool = True) -> bool:
         spaced == lowered
         and spaced.isascii()
         and (
-            not any(blank in spaced for blank in _ASCII_BLANKS[1:])
+            (spaced.isprintable() or not any(blank in spaced for blank in _ASCII_BLANKS[1:]))
             or not _SPACED_HINT.search(state.text)
         )
     )

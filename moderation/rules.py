@@ -34,7 +34,7 @@ import difflib
 import logging
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -631,8 +631,9 @@ def decide(record: Mapping[str, Any], ordered: Iterable[Rule]) -> Decision:
     return _decision(matched, record, None if derailed_at is None else str(derailed_at))
 
 
-def _decision(matched: list[Rule], record: Mapping[str, Any], derailed_at: str | None) -> Decision:
-    """The action, priority, reasons and review group of a comment that ``matched`` rules."""
+def verdict(matched: Sequence[Rule]) -> tuple[str, int]:
+    """The action and priority of a comment that ``matched`` rules: :func:`decide` without
+    the reasons, which cost more to word (the single-comment path words them when read)."""
     escalating = [r for r in matched if r.action is not contract.Action.ALLOW]
     if escalating and len(escalating) < len(matched):
         action = contract.Action.REVIEW  # an allow rule disagrees: a person decides
@@ -640,12 +641,19 @@ def _decision(matched: list[Rule], record: Mapping[str, Any], derailed_at: str |
         action = max((r.action for r in escalating), key=lambda a: a.severity)
     else:
         action = contract.Action.ALLOW
+    return action.value, max((r.priority for r in escalating), default=0)
+
+
+def _decision(matched: list[Rule], record: Mapping[str, Any], derailed_at: str | None) -> Decision:
+    """The action, priority, reasons and review group of a comment that ``matched`` rules."""
+    action, priority = verdict(matched)
+    escalating = [r for r in matched if r.action is not contract.Action.ALLOW]
     group = ""
     if derailed_at is not None and escalating and all(r.group == "subthread" for r in escalating):
         group = derailed_at
     return Decision(
-        action=action.value,
-        priority=max((r.priority for r in escalating), default=0),
+        action=action,
+        priority=priority,
         reasons="; ".join(r.describe(record) for r in matched),
         review_group=group,
     )

@@ -5,18 +5,22 @@ not the milliseconds of building data frames and running the batch pipeline for 
 module computes, for a comment scored on its own (no parent, no article), exactly what
 ``Moderator.score`` computes for a one-row export:
 
-- **features**: the bundle's compiled vocabularies as dictionaries from n-gram to column, and
-  scikit-learn's ``word`` / ``char_wb`` analyzers in plain Python. For one short text, slicing
-  strings and looking them up is several times faster than the vectorised hashing of
-  :mod:`moderation.fastscore`, whose fixed cost per call (dozens of NumPy operations) is built
-  for batches. The occurrences of a text and its sentences are counted together by one sort
-  of their columns; a text that is its sentences joined by spaces reuses their n-grams.
-  Sublinear tf, idf and the per-block l2 norm follow the ``TfidfVectorizer``.
+- **features**: scikit-learn's ``word`` / ``char_wb`` analyzers in plain Python (for one short
+  text, slicing strings is several times faster than the vectorised hashing of
+  :mod:`moderation.fastscore`, whose fixed cost per call is built for batches), and the
+  bundle's compiled vocabularies, looked up all at once per comment through Python's ``hash``
+  of each n-gram (:class:`_HashIndex`: one NumPy lookup instead of a hundred dictionary
+  lookups that each miss the CPU caches). The occurrences of a text and its sentences are
+  counted together by one sort of their columns; a text that is its sentences joined by
+  spaces reuses their n-grams. Sublinear tf, idf and the per-block l2 norm follow the
+  ``TfidfVectorizer``.
 - **scores**: whole text and best sentence combined by the model's ``sentence_weight`` and
   calibrated, as :meth:`moderation.model.HostilityModel.combine`;
 - **facts**: what thread context, dynamics and signals give a lone comment (depth 0, no parent,
   no article, no author), as a plain mapping;
-- **rules**: :func:`moderation.rules.decide`, the one-record form of ``apply_rules``;
+- **rules**: :func:`moderation.rules.decide`, the one-record form of ``apply_rules``, with
+  each condition specialised once to what all lone comments share (a call tests a few
+  scores), and the reasons worded when first read (``LoneComment.decision``);
 - **explanations** of the flagged labels (terms, sentence and word spans) and the words quoted
   in the reasons, computed when the result's explanation is first read
   (``moderation.moderator.ScoredComment``) from the same arrays as
@@ -24,7 +28,8 @@ module computes, for a comment scored on its own (no parent, no article), exactl
   not pull in the full model either.
 
 Words recur from comment to comment, so each word's character n-gram columns and each word's
-scores (for word spans) are remembered, up to :data:`WORD_CACHE` words each.
+scores (for word spans) are remembered, up to :data:`WORD_CACHE` words each. A text with no
+sentence break skips sentence splitting (:func:`_one_sentence`).
 
 Rules that test what this path does not compute (links, mentions, capitals, or a column a
 one-row export would not have) make ``score_one`` take the frame path instead, so the decision
@@ -39,19 +44,28 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from moderation import contract
 from moderation.calibration import Calibration, apply_calibration
-from moderation.conditions import All, Condition, InSet, Not
+from moderation.conditions import COMPARISONS, All, Any_, Condition, InSet, Not, Range
 from moderation.contract import Span
 from moderation.normalize import normalize_text, normalize_with_offsets, split_sentences
-from moderation.rules import Decision, Rule, Rules, by_priority, decide, resolve_precision
+from moderation.rules import (
+    ALLOWED,
+    Decision,
+    Rule,
+    Rules,
+    by_priority,
+    decide,
+    resolve_precision,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from moderation.bundle import Bundle
@@ -112,6 +126,8 @@ _TEXT_FACTS = frozenset(
 
 
 _NO_COLUMNS: IntArray = np.zeros(0, dtype=np.intp)
+#: Bytes per column in the byte strings of columns.
+_INTP = _NO_COLUMNS.itemsize
 
 #: Words whose character n-gram columns (and scores) are remembered: most words of a comment
 #: were seen before. Words longer than :data:`CACHED_WORD_CHARS` are not, so that the memory
@@ -120,8 +136,11 @@ WORD_CACHE = 50_000
 CACHED_WORD_CHARS = 40
 
 
-class _WordColumns(dict[str, "IntArray"]):
-    """char_wb: word -> the columns of its n-grams (n-grams never cross a word).
+class _WordColumns(dict[str, bytes]):
+    """char_wb: word -> the columns of its n-grams (n-grams never cross a word), as the bytes
+    of an ``intp`` array: a comment's occurrences are one ``bytes.join`` of its words', several
+    times faster than concatenating dozens of small arrays. An n-gram outside the vocabulary
+    counts in :attr:`miss` (``TextScorer.miss``), which adds nothing, as the word block's.
 
     A word not seen yet is looked up on access (``__missing__``) and remembered when it is
     no longer than :data:`CACHED_WORD_CHARS`; the cache is emptied at :data:`WORD_CACHE`
@@ -131,16 +150,32 @@ class _WordColumns(dict[str, "IntArray"]):
     def __init__(self, vocabulary: dict[str, int], low: int, high: int) -> None:
         super().__init__()
         self.vocabulary, self.low, self.high = vocabulary, low, high
+        #: The column of n-grams outside the vocabulary (set by ``TextScorer``).
+        self.miss = -1
+        #: Per padded length: the slices of its n-grams (:func:`_char_cuts`).
+        self.cuts: dict[int, list[slice]] = {}
 
-    def __missing__(self, word: str) -> IntArray:
-        get = self.vocabulary.get
-        grams = _char_grams(word, self.low, self.high)
-        hits = np.array([c for c in map(get, grams) if c is not None], dtype=np.intp)
+    def __missing__(self, word: str) -> bytes:
+        # Slicing and looking up in C (map): for a new word, these lookups are most of its cost.
+        found = map(self.vocabulary.get, self.grams(word), repeat(self.miss))
+        hits = np.array(list(found), dtype=np.intp).tobytes()
+        self.remember(word, hits)
+        return hits
+
+    def grams(self, word: str) -> list[str]:
+        """The n-grams of ``word``, as :func:`_char_grams` gives them."""
+        padded = f" {word} "
+        cuts = self.cuts.get(len(padded))
+        if cuts is None:
+            cuts = self.cuts[len(padded)] = _char_cuts(len(padded), self.low, self.high)
+        return list(map(padded.__getitem__, cuts))
+
+    def remember(self, word: str, hits: bytes) -> None:
+        """Keep the columns of ``word`` if it is short enough (emptying a full cache first)."""
         if len(word) <= CACHED_WORD_CHARS:
             if len(self) >= WORD_CACHE:
                 self.clear()
             self[word] = hits
-        return hits
 
 
 @dataclass(frozen=True)
@@ -156,7 +191,7 @@ class _Block:
 
     def word_columns(self, word: str) -> IntArray:
         """char_wb: the columns of the n-grams of one whitespace-free word (remembered)."""
-        return self.words[word]
+        return np.frombuffer(self.words[word], dtype=np.intp)
 
     def gram_columns(self, tokens: list[str], miss: int) -> list[int]:
         """word: the column of each n-gram of ``tokens`` (``miss`` outside the vocabulary)."""
@@ -177,6 +212,17 @@ def _token_grams(tokens: list[str], low: int, high: int) -> list[str]:
     return grams
 
 
+def _char_cuts(size: int, low: int, high: int) -> list[slice]:
+    """The slices of a padded word of ``size`` characters that :func:`_char_grams` takes."""
+    cuts: list[slice] = []
+    for n in range(low, high + 1):
+        if size <= n:
+            cuts.append(slice(0, size))
+            break
+        cuts += [slice(i, i + n) for i in range(size - n + 1)]
+    return cuts
+
+
 def _char_grams(doc: str, low: int, high: int) -> list[str]:
     """scikit-learn's ``char_wb`` analyzer: n-grams of each space-padded word.
 
@@ -192,6 +238,99 @@ def _char_grams(doc: str, low: int, high: int) -> list[str]:
                 break
             grams += [padded[i : i + n] for i in range(size - n + 1)]
     return grams
+
+
+#: Mixed into the hash of a character n-gram: a word n-gram and a character n-gram written
+#: alike are different columns, so they get different keys in the one :class:`_HashIndex`.
+_CHAR_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _HashIndex:
+    """n-gram -> column through the n-gram's hash, for all the n-grams of a comment at once.
+
+    A vocabulary of hundreds of thousands of strings does not stay in the CPU caches, so each
+    dictionary lookup costs several memory reads one after the other; a comment needs about a
+    hundred (its word n-grams and the character n-grams of its new words). Here Python's
+    ``hash`` of each n-gram goes through a direct-mapped index over the sorted hashes of the
+    vocabulary (as :meth:`moderation.fastscore.CompiledBlock.lookup`), in a few NumPy calls
+    whose reads overlap. Python seeds ``hash`` per process, so the index is built at load
+    (~25 ms for 250k n-grams, whose hashes the vocabularies already hold).
+
+    The vocabulary's hashes are checked distinct (:meth:`build` gives None otherwise, and the
+    dictionaries answer): every n-gram of the vocabulary finds its own column. An n-gram outside
+    it could only be counted if its 64-bit hash equalled one of the vocabulary's: about one
+    chance in 10^14 per n-gram, as in the compiled engine (:mod:`moderation.fastscore`).
+    """
+
+    def __init__(
+        self, ordered: npt.NDArray[np.uint64], order: IntArray, miss: int, bits: int
+    ) -> None:
+        """The index of keys ``ordered`` (sorted, distinct), of columns ``order``."""
+        # Padded with the largest 64-bit number, whose column is ``miss``: an empty last bucket
+        # points there, and a scan of a bucket stops there at the latest.
+        self.keys = np.append(ordered, np.uint64(2**64 - 1))
+        self.columns = np.append(order, miss).astype(np.intp)
+        self.shift = np.uint64(64 - bits)
+        sizes = np.bincount((ordered >> self.shift).astype(np.intp), minlength=1 << bits)
+        self.starts = np.zeros(len(sizes) + 1, dtype=np.intp)
+        np.cumsum(sizes, out=self.starts[1:])
+        self.miss = miss
+
+    @classmethod
+    def build(
+        cls, blocks: Sequence[tuple[str, list[str]]], miss: int, spare_bits: int = 3
+    ) -> _HashIndex | None:
+        """The index of blocks' n-grams (in column order), or None when two hashes are equal.
+
+        About ``2 ** spare_bits`` buckets per n-gram: with 8 to 16 (16 MB of bucket starts
+        for 250k n-grams), most queries are settled by the first key of their bucket
+        (measured faster than 4 to 8, or than 16 to 32 with 32-bit starts).
+        """
+        total = sum(len(names) for _, names in blocks)
+        if total == 0 or total >= 1 << 31:
+            return None
+        keys = np.fromiter(
+            itertools.chain.from_iterable(map(hash, names) for _, names in blocks),
+            dtype=np.int64,
+            count=total,
+        ).view(np.uint64)
+        start = 0
+        for analyzer, names in blocks:
+            if analyzer == "char_wb":
+                keys[start : start + len(names)] ^= _CHAR_SALT
+            start += len(names)
+        order = np.argsort(keys)
+        ordered = keys[order]
+        if bool((ordered[1:] == ordered[:-1]).any()):
+            return None
+        return cls(ordered, order, miss, max(1, total.bit_length() + spare_bits))
+
+    def lookup(self, word_grams: list[str], char_grams: list[str]) -> IntArray:
+        """The column of each word n-gram, then of each character n-gram (``miss``: none)."""
+        queries = np.fromiter(
+            itertools.chain(map(hash, word_grams), map(hash, char_grams)),
+            dtype=np.int64,
+            count=len(word_grams) + len(char_grams),
+        ).view(np.uint64)
+        if char_grams:
+            queries[len(word_grams) :] ^= _CHAR_SALT
+        at = self.starts[(queries >> self.shift).astype(np.intp)]
+        key = self.keys[at]
+        out: IntArray = np.where(key == queries, self.columns[at], self.miss)
+        # A query above the first key of its bucket may be further on (keys are sorted): a
+        # few per comment, mostly settled by the next key.
+        later = (key < queries).nonzero()[0]
+        if len(later):
+            wanted, at = queries[later], at[later] + 1
+            while True:
+                key = self.keys[at]
+                equal = key == wanted
+                out[later[equal]] = self.columns[at[equal]]
+                going = key < wanted
+                if not going.any():
+                    break
+                later, wanted, at = later[going], wanted[going], at[going] + 1
+        return out
 
 
 class TextScorer:
@@ -214,6 +353,7 @@ class TextScorer:
         self.intercept = np.asarray(arrays["intercept"], dtype=np.float64)
         blocks: list[_Block] = []
         names_of_columns: list[str] = []
+        block_terms: list[tuple[str, list[str]]] = []
         idf: list[npt.NDArray[np.float32]] = []
         coef: list[npt.NDArray[np.float32]] = []
         start = 0
@@ -239,6 +379,7 @@ class TextScorer:
                 )
             )
             names_of_columns += terms
+            block_terms.append((str(analyzer), terms))
             idf.append(block_idf)
             coef.append(block_coef)
             start += len(terms)
@@ -249,6 +390,8 @@ class TextScorer:
         #: The column an n-gram outside the vocabulary counts in: its idf and coefficients are 0,
         #: so it adds nothing, and the word block's misses need no filtering.
         self.miss = start
+        for block in blocks:
+            block.words.miss = start
         #: The first column of each block (the sentinel belongs to the last one).
         self._block_starts = np.cumsum([0, *(len(b.vocabulary) for b in blocks[:-1])])
         self.idf = np.concatenate([*idf, [0.0]]).astype(np.float64)
@@ -257,10 +400,12 @@ class TextScorer:
         self.coef = np.vstack([*coef, np.zeros((1, len(self.labels)), np.float32)])
         self._word = next((b for b in blocks if b.analyzer == "word"), None)
         self._chars = tuple(b.words for b in blocks if b.analyzer == "char_wb")
+        self._index = _HashIndex.build(block_terms, self.miss)
         self._word_logits: dict[str, F64] = {}
         self._knots = {
             label: (found.x.tolist(), found.y.tolist()) for label, found in self.calibration.items()
         }
+        self._label_knots = [self._knots.get(label) for label in self.labels]
         if len(blocks) != len({b.analyzer for b in blocks}):
             raise ValueError("more than one block of the same analyzer")
         if self.coef.shape[1] != len(self.labels) or self.intercept.shape != (len(self.labels),):
@@ -274,35 +419,96 @@ class TextScorer:
             arrays = bundle.hostility.compiled().to_arrays()
         return cls(arrays, sentence_weight=bundle.sentence_weight, calibration=bundle.calibration)
 
-    def _occurrences(self, doc: str) -> tuple[list[str], list[IntArray]]:
+    def _occurrences(self, doc: str) -> tuple[list[str], list[bytes]]:
         """A normalised text's word-block tokens, and the column of every n-gram occurrence
-        (:attr:`miss` for the word n-grams outside the vocabulary) as arrays."""
+        (:attr:`miss` for the word n-grams outside the vocabulary) as ``intp`` bytes."""
         tokens = _TOKEN.findall(doc) if self._word is not None else []
-        parts: list[IntArray] = []
+        parts: list[bytes] = []
         if self._word is not None:
-            parts.append(np.array(self._word.gram_columns(tokens, self.miss), dtype=np.intp))
+            columns = self._word.gram_columns(tokens, self.miss)
+            parts.append(np.array(columns, dtype=np.intp).tobytes())
         if self._chars:
             words = doc.split()
             for known in self._chars:
                 parts += map(known.__getitem__, words)
         return tokens, parts
 
-    def _whole(
-        self, found: list[tuple[list[str], list[IntArray]]]
-    ) -> tuple[list[str], list[IntArray]]:
+    def _whole(self, found: list[tuple[list[str], list[bytes]]]) -> tuple[list[str], list[bytes]]:
         """:meth:`_occurrences` of the sentences joined by spaces, from theirs.
 
         Its tokens and words are the sentences' in turn (no token or word crosses the
         spaces), so only the word n-grams that span two sentences are new.
         """
         tokens = [token for sentence, _ in found for token in sentence]
-        parts: list[IntArray] = []
+        parts: list[bytes] = []
         if self._word is not None:
-            parts.append(np.array(self._word.gram_columns(tokens, self.miss), dtype=np.intp))
+            columns = self._word.gram_columns(tokens, self.miss)
+            parts.append(np.array(columns, dtype=np.intp).tobytes())
         skip = 1 if self._word is not None else 0
         for _, sentence_parts in found:
             parts += sentence_parts[skip:]
         return tokens, parts
+
+    def _indexed(
+        self, docs: Sequence[str], joined: bool, index: _HashIndex
+    ) -> list[tuple[list[str], list[bytes]]]:
+        """:meth:`_occurrences` of each of ``docs`` (``joined``: preceded by :meth:`_whole`),
+        with one :class:`_HashIndex` lookup for the word n-grams and the character n-grams of
+        the words not remembered yet, instead of a dictionary lookup per n-gram."""
+        word = self._word
+        chars = self._chars[0] if self._chars else None
+        tokens = [_TOKEN.findall(doc) for doc in docs] if word is not None else [[] for _ in docs]
+        grams: list[list[str]] = []
+        if word is not None:
+            grams = [_token_grams(t, word.low, word.high) for t in tokens]
+            if joined:
+                whole = [token for sentence in tokens for token in sentence]
+                grams.insert(0, _token_grams(whole, word.low, word.high))
+        # Each word's remembered columns, None for a word not seen yet.
+        found = [list(map(chars.get, doc.split())) for doc in docs] if chars is not None else []
+        new: dict[str, int] = {}  # new word -> where its n-grams end in char_grams
+        char_grams: list[str] = []
+        if chars is not None:
+            for doc, doc_found in zip(docs, found, strict=True):
+                if None in doc_found:
+                    for w, columns in zip(doc.split(), doc_found, strict=True):
+                        if columns is None and w not in new:
+                            char_grams += chars.grams(w)
+                            new[w] = len(char_grams)
+        word_grams = list(itertools.chain.from_iterable(grams))
+        looked_up = index.lookup(word_grams, char_grams)
+        fresh: dict[str, bytes] = {}
+        if new and chars is not None:
+            grams_columns = looked_up[len(word_grams) :].tobytes()
+            begin = 0
+            for w, end in new.items():
+                fresh[w] = grams_columns[begin * _INTP : end * _INTP]
+                chars.remember(w, fresh[w])
+                begin = end
+        word_parts: list[bytes] = []
+        if grams:
+            at = 0
+            joined_columns = looked_up[: len(word_grams)].tobytes()
+            for g in grams:  # the slice of each part's columns
+                word_parts.append(joined_columns[at : at + len(g) * _INTP])
+                at += len(g) * _INTP
+        out: list[tuple[list[str], list[bytes]]] = []
+        for k, doc_tokens in enumerate(tokens):
+            parts = [word_parts[k + joined]] if word is not None else []
+            if chars is not None:
+                doc_found = found[k]
+                if fresh and None in doc_found:
+                    doc_found = [
+                        fresh[w] if c is None else c
+                        for w, c in zip(docs[k].split(), doc_found, strict=True)
+                    ]
+                parts += cast("list[bytes]", doc_found)  # no None left
+            out.append((doc_tokens, parts))
+        if joined:
+            skip = 1 if word is not None else 0
+            whole_parts = word_parts[:1] + [p for _, ps in out for p in ps[skip:]]
+            out.insert(0, ([t for ts in tokens for t in ts], whole_parts))
+        return out
 
     def _entries(self, docs: Sequence[str]) -> tuple[list[int], IntArray, F64]:
         """The tf-idf entries of normalised texts: where each text's entries start, and per
@@ -313,16 +519,17 @@ class TextScorer:
         hundred occurrences, a couple of dozen NumPy calls in all instead of Python work per
         n-gram.
         """
-        found = [self._occurrences(doc) for doc in docs[1:]]
-        if len(docs) > 1 and docs[0] == " ".join(docs[1:]):  # a text and its sentences
-            found.insert(0, self._whole(found))
+        joined = len(docs) > 1 and docs[0] == " ".join(docs[1:])  # a text and its sentences
+        if self._index is not None:
+            found = self._indexed(docs[1:] if joined else docs, joined, self._index)
         else:
-            found.insert(0, self._occurrences(docs[0]))
+            found = [self._occurrences(doc) for doc in docs[1:]]
+            found.insert(0, self._whole(found) if joined else self._occurrences(docs[0]))
         n, stride = len(docs), self.miss + 1
         parts = [p for _, doc_parts in found for p in doc_parts]
-        keys = np.concatenate(parts) if parts else _NO_COLUMNS.copy()
+        keys = np.frombuffer(b"".join(parts), dtype=np.intp).copy()
         if n > 1:
-            sizes = [sum(map(len, doc_parts)) for _, doc_parts in found]
+            sizes = [sum(map(len, doc_parts)) // _INTP for _, doc_parts in found]
             keys += np.repeat(np.arange(0, n * stride, stride), sizes)
         if not len(keys):
             return [0] * (n + 1), _NO_COLUMNS, np.zeros(0)
@@ -369,19 +576,25 @@ class TextScorer:
     def scores(self, text: str) -> list[float]:
         """Calibrated scores of one text (cut to ``MAX_TEXT_CHARS``), in label order."""
         text = text[: contract.MAX_TEXT_CHARS]
-        offsets = split_sentences(text)
         docs = [text]
-        if len(offsets) > 1:
-            docs += [text[a:b] for a, b in offsets]
+        if not _one_sentence(text):
+            offsets = split_sentences(text)
+            if len(offsets) > 1:
+                docs += [text[a:b] for a, b in offsets]
         logits = self.logits([normalize_text(doc) for doc in docs])
-        whole = [_logistic(x) for x in logits[0].tolist()]
-        best = [_logistic(x) for x in logits.max(axis=0).tolist()] if len(docs) > 1 else whole
-        # Six numbers: plain floats are faster than NumPy calls on arrays this small.
+        whole = _logistics(logits[0].tolist())
+        # Six numbers: plain floats are faster than NumPy calls on arrays this small. The best
+        # sentence counts when it scores higher (``max(p_whole, p_best)``, NaN as ``max``).
+        best = whole
+        if len(docs) > 1:
+            best = [
+                b if b > a else a
+                for a, b in zip(whole, _logistics(logits.max(axis=0).tolist()), strict=True)
+            ]
         w = self.sentence_weight
         out = []
-        for label, p_whole, p_best in zip(self.labels, whole, best, strict=True):
-            combined = (1.0 - w) * p_whole + w * max(p_whole, p_best)
-            knots = self._knots.get(label)
+        for knots, p_whole, p_best in zip(self._label_knots, whole, best, strict=True):
+            combined = (1.0 - w) * p_whole + w * p_best
             out.append(combined if knots is None else _interp(combined, *knots))
         return out
 
@@ -578,12 +791,41 @@ _Scored = Callable[[str], tuple[tuple[npt.NDArray[np.intp], F64], F64]]
 _Shares = tuple[list[str], npt.NDArray[np.intp], npt.NDArray[np.intp], F64]
 
 
+#: What ends a sentence (``normalize._SENTENCE_BREAK``): these marks, then closing quotes and
+#: brackets, then whitespace; or a line break.
+_SENTENCE_MARKS = ".!?\u2026"
+_SENTENCE_END = _SENTENCE_MARKS + "\"'\u201d\u2019)]"
+
+
+def _one_sentence(text: str) -> bool:
+    """True when ``split_sentences(text)`` certainly gives at most one sentence.
+
+    That is when no line break is inside the stripped text and every sentence mark is in its
+    final run of marks and closing quotes: a break there ends the text, so it cuts nothing.
+    Most comments are one sentence, and these few string searches cost less than splitting.
+    """
+    body = text.strip()
+    if "\n" in body:
+        return False
+    body = body.rstrip(_SENTENCE_END)
+    return not any(mark in body for mark in _SENTENCE_MARKS)
+
+
 def _logistic(x: float) -> float:
     """The logistic function of one number (``_expit`` for plain floats)."""
     try:
         return 1.0 / (1.0 + math.exp(-x))
     except OverflowError:  # x below about -709: exp(-x) is inf in NumPy, so the result is 0
         return 0.0
+
+
+def _logistics(xs: list[float]) -> list[float]:
+    """:func:`_logistic` of each number (one ``try`` for all: called on every comment)."""
+    exp = math.exp
+    try:
+        return [1.0 / (1.0 + exp(-x)) for x in xs]
+    except OverflowError:
+        return [_logistic(x) for x in xs]
 
 
 def _interp(x: float, xs: list[float], ys: list[float]) -> float:
@@ -608,12 +850,23 @@ def _expit(x: F64) -> F64:
 
 @dataclass(frozen=True)
 class LoneComment:
-    """What ``Moderator.score`` decides for a one-row export holding only this comment."""
+    """What ``Moderator.score`` decides for a one-row export holding only this comment.
+
+    ``action`` and ``priority`` are computed by the call; the full ``decision`` (with the
+    reasons, whose wording costs about as much as the rest of a decision) when first read.
+    """
 
     text: str  # as scored: undecodable characters replaced
     scores: dict[str, float]
-    decision: Decision
+    action: str
+    priority: int
     problems: list[str]
+    decide: Callable[[], Decision] = field(repr=False, compare=False)
+
+    @cached_property
+    def decision(self) -> Decision:
+        """The rules' decision: action, priority, reasons and review group."""
+        return self.decide()
 
 
 class SingleScorer:
@@ -629,6 +882,9 @@ class SingleScorer:
         self.rules: tuple[Rule, ...] = by_priority(resolved)
         self.columns = resolved.columns()
         self.supported = _supported(resolved, self.columns)
+        #: Each rule that can match a lone comment, with its condition specialised to one
+        #: (None: it always matches); only when ``supported`` (every column is a fact).
+        self._checks = _checks(self.rules) if self.supported else None
 
     @cached_property
     def model(self) -> TextScorer:
@@ -653,7 +909,25 @@ class SingleScorer:
         scores = dict(zip(self.model.labels, values, strict=True))
         scores[contract.OFF_TOPIC] = math.nan
         record = _facts(text, scores, contract.PROBLEM_SEPARATOR.join(problems))
-        return LoneComment(text, scores, decide(record, self.rules), problems)
+        if self._checks is None:
+            decision = decide(record, self.rules)
+            return LoneComment(
+                text, scores, decision.action, decision.priority, problems, lambda: decision
+            )
+        # The specialised conditions pick the rules that match; ``decide`` words the decision
+        # from the rules themselves, on the same record, when it is read.
+        matched = [rule for rule, test in self._checks if test is None or test(record)]
+        if not matched:
+            return LoneComment(text, scores, ALLOWED.action, ALLOWED.priority, problems, _allowed)
+        action, priority = verdict(matched)
+        return LoneComment(
+            text, scores, action, priority, problems, partial(decide, record, matched)
+        )
+
+
+def _allowed() -> Decision:
+    """The decision of a comment no rule matches."""
+    return ALLOWED
 
 
 def _facts(text: str, scores: Mapping[str, float], problems: str) -> dict[str, Any]:
@@ -689,6 +963,7 @@ _LONE: dict[str, Any] = {
     contract.PARTICIPANTS: 0,
     contract.HOSTILITY_TREND: 0.0,
     contract.USER_DIRECTED_INSULT: 0.0,
+    "topic_words": math.nan,  # contract.TOPIC_WORDS: unknown, as off-topic, without an article
     # signals of a comment with no author and no parent
     contract.IS_REPLY: 0,
     contract.AUTHOR_COMMENTS: 0,
@@ -710,6 +985,80 @@ _LONE: dict[str, Any] = {
 
 #: The columns :func:`_facts` provides.
 _FACTS = frozenset(_facts("", {s: 0.0 for s in contract.SCORES}, ""))
+
+
+#: The facts that differ from one lone comment to another; a condition on the others is
+#: decided once, when the scorer is built.
+_VARYING = frozenset(
+    {*contract.LABELS, contract.TEXT, contract.ROOT_TEXT, "length", contract.PROBLEMS}
+)
+#: The facts every lone comment shares (off-topic is never known without an article).
+_CONSTANT = {
+    column: value
+    for column, value in _facts("", dict.fromkeys(contract.SCORES, math.nan), "").items()
+    if column not in _VARYING
+}
+_Test = Callable[[Mapping[str, Any]], bool]
+
+
+def _checks(ordered: Sequence[Rule]) -> list[tuple[Rule, _Test | None]]:
+    """The rules a lone comment can match, in order, each with a test of its condition.
+
+    Parts that test only facts all lone comments share (thread context, dynamics, signals,
+    off-topic) are decided here, so a rule that can never match is dropped and a call tests
+    a few scores. A rule whose test passes is then decided by its own condition.
+    """
+    out: list[tuple[Rule, _Test | None]] = []
+    for rule in ordered:
+        when = _specialise(rule.when)
+        if when is not False:
+            out.append((rule, None if when is True else _test(when)))
+    return out
+
+
+def _specialise(condition: Condition) -> Condition | bool:
+    """``condition`` with every part on :data:`_CONSTANT` facts replaced by its outcome."""
+    if isinstance(condition, All):  # Any_ too
+        parts = [_specialise(part) for part in condition.parts]
+        decided = [part for part in parts if isinstance(part, bool)]
+        left = tuple(part for part in parts if not isinstance(part, bool))
+        if isinstance(condition, Any_):
+            if True in decided or not left:
+                return True in decided
+        elif False in decided or not left:
+            return False not in decided
+        return type(condition)(left)
+    if isinstance(condition, Not):
+        part = _specialise(condition.part)
+        return (not part) if isinstance(part, bool) else Not(part)
+    if _VARYING.isdisjoint(condition.columns()):
+        return condition.holds(_CONSTANT)
+    return condition
+
+
+def _test(condition: Condition) -> _Test:
+    """``condition.holds``, as a closure for a bound on a score (the usual rule)."""
+    if not isinstance(condition, Range):
+        return condition.holds
+    column, low, high, holds = condition.column, condition.value, condition.high, condition.holds
+    if high is not None:  # [low, high]
+
+        def between(row: Mapping[str, Any]) -> bool:
+            value = row[column]
+            if type(value) is not float:  # numbers and strings: Range's conversions
+                return holds(row)
+            return low <= value <= high  # False for NaN, as Range.holds
+
+        return between
+    compare = COMPARISONS[condition.op]
+
+    def test(row: Mapping[str, Any]) -> bool:
+        value = row[column]
+        if type(value) is not float:
+            return holds(row)
+        return value == value and bool(compare(value, low))  # NaN never holds
+
+    return test
 
 
 def _supported(rules: Rules, columns: Sequence[str]) -> bool:

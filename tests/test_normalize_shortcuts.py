@@ -125,3 +125,17 @@ def test_batch_memos_live_as_long_as_the_block() -> None:
     assert normalize.batch_memo("x") is None
     with memoized():
         assert normalize.batch_memo("x") == {}
+
+
+ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
+
+
+@settings(max_examples=800, deadline=None)
+@given(ASCII)
+@example("Hello\tWORLD\x1f  x\x7f")
+def test_ascii_lower_casing_and_blank_checks_are_the_general_ones(text: str) -> None:
+    """On ASCII text a pass lower-cases with ``str.lower`` and looks for blanks by first
+    asking ``isprintable``: both give what the general forms give."""
+    assert text.lower() == text.translate(normalize._ASCII_LOWER)
+    assert normalize._has_blanks(text) == any(b in text for b in normalize._ASCII_BLANKS)
+    assert fast(text, track=False) == full(text, track=False)

@@ -16,7 +16,7 @@ from moderation import Moderator, ScoredComment, contract, schema, single
 from moderation.corpus import load_corpus
 from moderation.errors import RulesError
 from moderation.normalize import normalize_text, split_sentences
-from moderation.rules import check_rules_text
+from moderation.rules import by_priority, check_rules_text, decide, verdict
 from moderation.single import TextScorer, _char_grams, _word_grams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def test_edge_texts(moderator: Moderator, text: str) -> None:
 )
 @given(
     st.text(
-        alphabet=st.characters(exclude_categories=("Cs",)) | st.sampled_from(" .!?\n@#*01"),
+        alphabet=st.characters(exclude_categories=["Cs"]) | st.sampled_from(" .!?\n@#*01"),
         max_size=300,
     )
 )
@@ -406,3 +406,178 @@ def test_a_text_and_its_sentences_score_together_as_each_alone(
         alone = cols < scorer.n_word
         for part in (values[alone], values[~alone]):  # l2-normalised per block
             assert len(part) == 0 or float(part @ part) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- speed shortcuts of score_one
+
+
+def test_the_hash_index_finds_every_vocabulary_n_gram_and_nothing_else(
+    moderator: Moderator,
+) -> None:
+    scorer = moderator._single.model
+    assert scorer._index is not None
+    word, char = scorer.blocks
+    assert (word.analyzer, char.analyzer) == ("word", "char_wb")
+    word_names, char_names = list(word.vocabulary), list(char.vocabulary)
+    outside = ["", " ", "zzqxj", "a b c", "\u4e00\u4e8c", *(n + "\x00" for n in char_names[:999])]
+    word_queries = word_names + outside + char_names
+    char_queries = char_names + outside + word_names
+    got = scorer._index.lookup(word_queries, char_queries).tolist()
+    assert got == [word.vocabulary.get(g, scorer.miss) for g in word_queries] + [
+        char.vocabulary.get(g, scorer.miss) for g in char_queries
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(max_size=5), unique=True, max_size=200),
+    st.lists(st.text(max_size=5), unique=True, max_size=200),
+    st.lists(st.text(max_size=5), max_size=50),
+    st.integers(min_value=-8, max_value=3),
+)
+def test_the_hash_index_answers_as_dictionaries_however_crowded_its_buckets(
+    word_names: list[str], char_names: list[str], others: list[str], spare_bits: int
+) -> None:
+    miss = len(word_names) + len(char_names)
+    index = single._HashIndex.build(
+        [("word", word_names), ("char_wb", char_names)], miss, spare_bits=spare_bits
+    )
+    if not word_names and not char_names:
+        assert index is None
+        return
+    assert index is not None
+    words = dict(zip(word_names, range(len(word_names)), strict=True))
+    chars = dict(zip(char_names, range(len(word_names), miss), strict=True))
+    queries = word_names + char_names + others
+    got = index.lookup(queries, queries).tolist()
+    assert got == [words.get(q, miss) for q in queries] + [chars.get(q, miss) for q in queries]
+
+
+def test_a_word_n_gram_and_a_character_n_gram_written_alike_keep_their_columns() -> None:
+    index = single._HashIndex.build([("word", ["ab", "x"]), ("char_wb", ["ab", " x"])], 4)
+    assert index is not None
+    got = index.lookup(["ab", "zz", " x"], ["ab", " x", "x", "q"])
+    assert got.tolist() == [0, 4, 4, 2, 3, 4, 4]
+
+
+def test_indexed_lookups_count_as_the_dictionaries(
+    moderator: Moderator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hash index and the remembered words give exactly the dictionaries' entries: new
+    and remembered words, words too long to remember, and a cache emptied mid-comment."""
+    indexed = TextScorer.from_bundle(moderator.bundle)
+    plain = TextScorer.from_bundle(moderator.bundle)
+    plain._index = None
+    monkeypatch.setattr(single, "WORD_CACHE", 25)
+    long_word = "idiot" * 30
+    texts = [*real_texts()[:150], f"You {long_word}. Really, you idiot.", "", "  . !"]
+    for text in texts + texts:  # the second time, most words are remembered
+        docs = [normalize_text(text)]
+        offsets = split_sentences(text)
+        if len(offsets) > 1:
+            docs += [normalize_text(text[a:b]) for a, b in offsets]
+        got, expected = indexed._entries(docs), plain._entries(docs)
+        assert got[0] == expected[0]
+        assert got[1].tolist() == expected[1].tolist()
+        assert got[2].tolist() == expected[2].tolist()
+    assert 0 < len(indexed.blocks[1].words) <= 25
+
+
+SENTENCE_PIECES = st.sampled_from(
+    [*"ab Z1", *".!?\u2026", *"\"')]\u201d\u2019", " ", "\n", "\t", "\r", "\u2028", "\x85",
+     "\u3000", "Ok", "1.", "word"]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.lists(SENTENCE_PIECES, max_size=20).map("".join), st.text(max_size=40)))
+def test_one_sentence_shortcut_is_only_taken_for_at_most_one_sentence(text: str) -> None:
+    if single._one_sentence(text):
+        assert len(split_sentences(text)) <= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [
+        ("you are an idiot", True),
+        ("  You are an idiot!!\u201d) \n", True),
+        ("What? No way", False),
+        ("one.\ntwo", False),
+        ("e.g. this", False),  # "e.g." cuts nothing here, but the shortcut does not know
+    ],
+)
+def test_one_sentence_shortcut_examples(text: str, taken: bool) -> None:
+    assert single._one_sentence(text) is taken
+    if taken:
+        assert len(split_sentences(text)) <= 1
+
+
+RULES_YAML = """
+rules:
+  - name: plain
+    when: {toxicity: ">= 0.3"}
+    action: review
+  - name: between
+    when: {insult: [0.2, 0.6]}
+    action: hold
+  - name: never
+    when:
+      all:
+        - off_topic: ">= 0.5"
+        - toxicity: ">= 0.1"
+    action: review
+  - name: always
+    when: {depth: "== 0"}
+    action: allow
+  - name: mixed
+    when:
+      any:
+        - derailed: "== 1"
+        - all:
+            - threat: "> 0.1"
+            - not: {identity_attack: "< 0.2"}
+        - not: {sibling_index: ">= 1"}
+    action: remove
+    priority: 7
+  - name: negated
+    when:
+      not:
+        any:
+          - is_reply: "== 1"
+          - profanity: ">= 0.4"
+    action: review
+    priority: 3
+  - name: long-and-not-half-severe
+    when:
+      all:
+        - length: "> 10"
+        - severe_toxicity: "!= 0.5"
+    action: review
+"""
+
+SCORE = st.one_of(st.floats(min_value=0, max_value=1), st.just(math.nan))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({label: SCORE for label in contract.LABELS}), st.text(max_size=20))
+def test_specialised_rules_match_as_the_rules(scores: dict[str, float], text: str) -> None:
+    rules, problems = check_rules_text(RULES_YAML)
+    assert not problems
+    ordered = by_priority(rules)
+    checks = single._checks(ordered)
+    assert "never" not in [rule.name for rule, _ in checks]
+    assert [rule.name for rule, test in checks if test is None] == ["always"]
+    record = single._facts(text, {**scores, contract.OFF_TOPIC: math.nan}, "")
+    matched = [rule for rule, test in checks if test is None or test(record)]
+    assert matched == [rule for rule in ordered if rule.when.holds(record)]
+    decision = decide(record, ordered)
+    assert verdict(matched) == (decision.action, decision.priority)
+
+
+def test_reasons_are_worded_when_read(moderator: Moderator) -> None:
+    lone = moderator._single.score("You stupid idiot.")
+    assert lone.action != "allow" and "decision" not in lone.__dict__
+    assert (lone.decision.action, lone.decision.priority) == (lone.action, lone.priority)
+    assert lone.decision.reasons
+    calm = moderator._single.score("Nice photos of the harbour.")
+    assert (calm.action, calm.priority, calm.decision.reasons) == ("allow", 0, "")
