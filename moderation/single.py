@@ -244,6 +244,27 @@ def _char_grams(doc: str, low: int, high: int) -> list[str]:
 #: alike are different columns, so they get different keys in the one :class:`_HashIndex`.
 _CHAR_SALT = np.uint64(0x9E3779B97F4A7C15)
 
+#: Mixed into the hash of a string stored with 2 or 4 bytes per character. CPython hashes a
+#: string's stored bytes, so "dt" (1 byte per character: 0x64 0x74) and "\u7464" (2 bytes:
+#: 0x64 0x74) have the same ``hash``; salting by storage width keeps such pairs apart.
+_WIDE_SALTS = {2: np.uint64(0xC2B2AE3D27D4EB4F), 4: np.uint64(0x165667B19E3779F9)}
+
+
+def _string_hashes(strings: Sequence[str], count: int) -> npt.NDArray[np.uint64]:
+    """Python's ``hash`` of each string as unsigned 64-bit keys, salted by storage width.
+
+    Most n-grams are ASCII (checked in C by ``str.isascii``); only the others pay for finding
+    their widest character.
+    """
+    keys = np.fromiter(map(hash, strings), dtype=np.int64, count=count).view(np.uint64)
+    ascii_ = np.fromiter(map(str.isascii, strings), dtype=bool, count=count)
+    if not ascii_.all():
+        for i in (~ascii_).nonzero()[0].tolist():
+            widest = ord(max(strings[i]))
+            if widest > 0xFF:
+                keys[i] ^= _WIDE_SALTS[2 if widest <= 0xFFFF else 4]
+    return keys
+
 
 class _HashIndex:
     """n-gram -> column through the n-gram's hash, for all the n-grams of a comment at once.
@@ -258,8 +279,10 @@ class _HashIndex:
 
     The vocabulary's hashes are checked distinct (:meth:`build` gives None otherwise, and the
     dictionaries answer): every n-gram of the vocabulary finds its own column. An n-gram outside
-    it could only be counted if its 64-bit hash equalled one of the vocabulary's: about one
-    chance in 10^14 per n-gram, as in the compiled engine (:mod:`moderation.fastscore`).
+    it could only be counted if its 64-bit key equalled one of the vocabulary's: about one
+    chance in 10^14 per n-gram, as in the compiled engine (:mod:`moderation.fastscore`), once
+    keys are salted by the strings' storage width (:func:`_string_hashes`; CPython's ``hash``
+    alone makes "dt" and "\u7464" equal).
     """
 
     def __init__(
@@ -289,11 +312,7 @@ class _HashIndex:
         total = sum(len(names) for _, names in blocks)
         if total == 0 or total >= 1 << 31:
             return None
-        keys = np.fromiter(
-            itertools.chain.from_iterable(map(hash, names) for _, names in blocks),
-            dtype=np.int64,
-            count=total,
-        ).view(np.uint64)
+        keys = _string_hashes([name for _, names in blocks for name in names], total)
         start = 0
         for analyzer, names in blocks:
             if analyzer == "char_wb":
@@ -307,11 +326,7 @@ class _HashIndex:
 
     def lookup(self, word_grams: list[str], char_grams: list[str]) -> IntArray:
         """The column of each word n-gram, then of each character n-gram (``miss``: none)."""
-        queries = np.fromiter(
-            itertools.chain(map(hash, word_grams), map(hash, char_grams)),
-            dtype=np.int64,
-            count=len(word_grams) + len(char_grams),
-        ).view(np.uint64)
+        queries = _string_hashes(word_grams + char_grams, len(word_grams) + len(char_grams))
         if char_grams:
             queries[len(word_grams) :] ^= _CHAR_SALT
         at = self.starts[(queries >> self.shift).astype(np.intp)]

@@ -160,6 +160,16 @@ def test_generated_unicode_texts(moderator: Moderator, text: str) -> None:
     assert_same_explanations(moderator, one)
 
 
+@pytest.mark.parametrize(
+    "text",
+    # CPython hashes a string's stored bytes: "\u7464" (2 bytes a character) hashes like the
+    # vocabulary's "dt", "\U00010100" (4 bytes) like "\u0100\x01". Found by the fuzz below.
+    ["\u7464", "dt \u7464", "\U00010100 \u0100\x01", "caf\u00e9 \u65e5\u672c"],
+)
+def test_wide_characters_do_not_borrow_ascii_columns(moderator: Moderator, text: str) -> None:
+    assert_same(fast(moderator, text), one_row(moderator, text))
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
