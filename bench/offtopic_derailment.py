@@ -11,10 +11,11 @@ topic". Run from a checkout with ``../shared/datasets`` beside it::
     python bench/offtopic_derailment.py
 
 ``--thresholds`` instead chooses the derailment thresholds (``enter``, ``leave``,
-``smoothing``) and the off-topic rule's threshold for the shipped scorer against
+``smoothing``, the topic-break step's ``break_from`` / ``break_margin``) and the off-topic
+rule's threshold (with its topic-word condition for replies) for the shipped scorer against
 a stated false-alarm budget on held-out real threads (`choose`), prints the
 whole grid, and reports the choice on the other half of the held-out threads
-and on CAT, SemEval-2015 and C3 (under a minute)::
+and on CAT, SemEval-2015 and C3 (about a minute and a half)::
 
     python bench/offtopic_derailment.py --thresholds
 """
@@ -33,7 +34,14 @@ import pandas as pd
 
 from moderation import Moderator
 from moderation.corpus import load_corpus
-from moderation.dynamics import Derailment, _derail, _parents_first, _topic_words, thread_dynamics
+from moderation.dynamics import (
+    Derailment,
+    _derail,
+    _parents_first,
+    _topic_words,
+    thread_dynamics,
+    topic_word_sets,
+)
 from moderation.offtopic import (
     ThreadTable,
     _flat_table,
@@ -157,10 +165,24 @@ DERAIL_BUDGET = 0.10
 #: above its threshold), so that at most 15 % go to review for an off-topic reason.
 OFF_TOPIC_BUDGET = 0.05
 #: The hand-set thresholds before this choice, for comparison.
-EARLIER = Derailment(smoothing=0.6, enter=0.5, leave=0.35)
+EARLIER = Derailment(smoothing=0.6, enter=0.5, leave=0.35, break_from=None)
+#: The choice of 2026-11-30 (before the topic-break step and the rule's topic-word condition).
+PREVIOUS = Derailment(smoothing=1.0, enter=0.8, leave=0.2, break_from=None)
 SMOOTHING_GRID = (0.5, 0.6, 0.7, 0.8, 1.0)
 ENTER_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 LEAVE_GRID = (0.1, 0.2, 0.35, 0.5, 0.65, 0.8)
+#: ``(break_from, break_margin)`` of the topic-break step (None: off); see `Derailment`.
+BREAK_GRID: tuple[tuple[float, float] | None, ...] = (
+    None,
+    (0.3, 0.05),
+    (0.3, 0.1),
+    (0.4, 0.05),
+    (0.4, 0.1),
+    (0.5, 0.05),
+    (0.5, 0.1),
+)
+#: The default ``off-topic`` rule's ``topic_words`` condition (None: measured without it).
+RULE_MIN_TOPIC_WORDS = 4
 RULE_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
 
 
@@ -173,6 +195,7 @@ class Scored:
     topical: npt.NDArray[np.bool_]
     off: npt.NDArray[np.float64]
     label: npt.NDArray[np.int64]
+    word_sets: list[frozenset[str]]
 
     @classmethod
     def build(
@@ -184,11 +207,11 @@ class Scored:
     ) -> Scored:
         """Precompute what `_derail` needs once, so a grid only reruns the walk itself."""
         topical = ~np.isnan(off) & (_topic_words(texts, True) >= Derailment().min_words)
-        return cls(parents, _parents_first(parents), topical, off, label)
+        return cls(parents, _parents_first(parents), topical, off, label, topic_word_sets(texts))
 
     def derailed_at(self, settings: Derailment) -> npt.NDArray[np.int64]:
         """Row where each comment's sub-thread left (-1: none): the walk `thread_dynamics` runs."""
-        return _derail(self.parents, self.order, self.off, self.topical, settings)
+        return _derail(self.parents, self.order, self.off, self.topical, settings, self.word_sets)
 
 
 def scored_world(scorer: Any, world: pd.DataFrame) -> Scored:
@@ -258,10 +281,21 @@ def starts(worlds: list[Scored], settings: Derailment) -> dict[str, float]:
     }
 
 
-def false_alarms(real: Scored, settings: Derailment, rule: float) -> dict[str, float]:
-    """Shares of real comments (and replies) marked derailed, and reaching the off-topic rule."""
+def false_alarms(
+    real: Scored, settings: Derailment, rule: float, *, topic_words: str = "replies"
+) -> dict[str, float]:
+    """Shares of real comments (and replies) marked derailed, and reaching the off-topic rule.
+
+    ``topic_words`` says which comments the rule, as the default one does, asks for at least
+    :data:`RULE_MIN_TOPIC_WORDS` topic words (``Scored.topical``: the same count): ``"replies"``,
+    ``"all"`` or ``"none"``.
+    """
     derailed_all = real.derailed_at(settings) >= 0
     rule_all = (np.nan_to_num(real.off, nan=0.0) >= rule) & ~derailed_all
+    if topic_words == "all":
+        rule_all &= real.topical
+    elif topic_words == "replies":
+        rule_all &= real.topical | (real.parents < 0)
     keep = real.label == 0  # only real comments can be false alarms
     derailed, rule_hit, replies = derailed_all[keep], rule_all[keep], (real.parents >= 0)[keep]
     return {
@@ -281,29 +315,40 @@ def grid(real: Scored, worlds: list[Scored]) -> pd.DataFrame:
     for smoothing in SMOOTHING_GRID:
         for enter in ENTER_GRID:
             for leave in (x for x in LEAVE_GRID if x < enter):
-                settings = Derailment(smoothing=smoothing, enter=enter, leave=leave)
-                fa = false_alarms(real, settings, rule=1.1)
-                found = starts(worlds, settings)
-                rows.append(
-                    {
-                        "smoothing": smoothing,
-                        "enter": enter,
-                        "leave": leave,
-                        "real_derailed": fa["derailed"],
-                        "real_replies_derailed": fa["derailed_replies"],
-                        **found,
-                    }
-                )
+                for brk in BREAK_GRID:
+                    settings = Derailment(
+                        smoothing=smoothing,
+                        enter=enter,
+                        leave=leave,
+                        break_from=None if brk is None else brk[0],
+                        break_margin=0.0 if brk is None else brk[1],
+                    )
+                    fa = false_alarms(real, settings, rule=1.1)
+                    found = starts(worlds, settings)
+                    rows.append(
+                        {
+                            "smoothing": smoothing,
+                            "enter": enter,
+                            "leave": leave,
+                            "break_from": np.nan if brk is None else brk[0],
+                            "break_margin": np.nan if brk is None else brk[1],
+                            "real_derailed": fa["derailed"],
+                            "real_replies_derailed": fa["derailed_replies"],
+                            **found,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
-def choose(table: pd.DataFrame, real: Scored) -> tuple[Derailment, float]:
+def choose(
+    table: pd.DataFrame, real: Scored, *, topic_words: str = "replies"
+) -> tuple[Derailment, float]:
     """The stated rule: within the budget, most exact starts; then the lowest rule threshold.
 
     Ties on exact starts go to fewer real comments derailed, then to more of the synthetic
     sub-threads' following comments kept in them (what ``leave`` decides: exact starts do not
     depend on it), then to settings nearest the earlier defaults (smoothing 0.6, enter 0.5,
-    leave 0.35).
+    leave 0.35; no topic-break step).
     """
     ok = table[
         (table["real_derailed"] <= DERAIL_BUDGET)
@@ -319,11 +364,17 @@ def choose(table: pd.DataFrame, real: Scored) -> tuple[Derailment, float]:
         ascending=[False, True, False, True],
         kind="stable",
     ).iloc[0]
+    break_from = best.get("break_from", np.nan)
     settings = Derailment(
-        smoothing=float(best["smoothing"]), enter=float(best["enter"]), leave=float(best["leave"])
+        smoothing=float(best["smoothing"]),
+        enter=float(best["enter"]),
+        leave=float(best["leave"]),
+        break_from=None if pd.isna(break_from) else float(break_from),
+        break_margin=float(best.get("break_margin", 0.0)) if not pd.isna(break_from) else 0.0,
     )
     for rule in RULE_GRID:
-        if false_alarms(real, settings, rule)["off_topic_rule"] <= OFF_TOPIC_BUDGET:
+        fa = false_alarms(real, settings, rule, topic_words=topic_words)
+        if fa["off_topic_rule"] <= OFF_TOPIC_BUDGET:
             return settings, rule
     return settings, 1.0
 
@@ -390,18 +441,30 @@ def thresholds(scorer: Any, data: Path) -> None:
     print(f"grid on the choose half ({len(halves['choose'])} threads):")
     print(table.round(3).to_string(index=False))
     settings, rule = choose(table, real)
+    _, no_words = choose(table, real, topic_words="none")
+    _, all_words = choose(table, real, topic_words="all")
     print(
         f"chosen: smoothing {settings.smoothing} enter {settings.enter} leave {settings.leave}, "
-        f"off-topic rule >= {rule}"
+        f"break_from {settings.break_from} margin {settings.break_margin}; off-topic rule >= "
+        f"{rule} with topic_words >= {RULE_MIN_TOPIC_WORDS} for replies (without that "
+        f"condition: >= {no_words}; asked of every comment: >= {all_words})"
     )
     others = cross_domain(scorer, data)
-    for label, s, r in (("earlier", EARLIER, 0.8), ("chosen", settings, rule)):
+    runs = (  # label, derailment, rule threshold, which comments the rule asks topic words of
+        ("earlier", EARLIER, 0.8, "none"),
+        ("previous", PREVIOUS, 0.75, "none"),
+        ("chosen-no-words", settings, no_words, "none"),
+        ("chosen-all-words", settings, all_words, "all"),
+        ("chosen", settings, rule, "replies"),
+    )
+    for label, s, r, words in runs:
         for half, (real, worlds) in scored.items():
-            fa = false_alarms(real, s, r)
+            fa = false_alarms(real, s, r, topic_words=words)
             found = starts(worlds, s)
-            print(f"{label:8} {half:6} real threads {_fmt(fa)} | starts {_fmt(found)}")
+            print(f"{label:16} {half:6} real threads {_fmt(fa)} | starts {_fmt(found)}")
         for name, other in others.items():
-            print(f"{label:8} {name:24} {_fmt(false_alarms(other, s, r))}")
+            fa = false_alarms(other, s, r, topic_words=words)
+            print(f"{label:16} {name:24} {_fmt(fa)}")
 
 
 def _fmt(values: dict[str, float]) -> str:

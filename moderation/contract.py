@@ -59,6 +59,8 @@ BACK_AND_FORTH = "back_and_forth"
 PARTICIPANTS = "participants"
 HOSTILITY_TREND = "hostility_trend"
 USER_DIRECTED_INSULT = "user_directed_insult"
+#: Words that can carry a topic (English stop words left out); NaN where ``off_topic`` is unknown.
+TOPIC_WORDS = "topic_words"
 #: The numeric dynamics rules may test.
 DYNAMICS_RULE_COLUMNS = (
     DERAILED,
@@ -66,6 +68,7 @@ DYNAMICS_RULE_COLUMNS = (
     PARTICIPANTS,
     HOSTILITY_TREND,
     USER_DIRECTED_INSULT,
+    TOPIC_WORDS,
 )
 IS_REPLY = "is_reply"
 LINKS = "links"

@@ -962,7 +962,8 @@ def off_topic_card(metrics: dict[str, Any]) -> str:
         "(no smoothing, enter 0.8, leave 0.2) and the off-topic rule's 0.75 are chosen on "
         "held-out real threads against a false-alarm budget (`python "
         "bench/offtopic_derailment.py --thresholds`, docs/off-topic.md), not learned by the "
-        "scorer. "
+        "scorer; so are the topic-break step that starts a sub-thread one comment higher "
+        "(from 0.3, margin 0.1) and the rule's condition that a reply have four topic words. "
         "`moderation train --include-restricted` also trains on SemEval-2015's dev set "
         "(research use only), which raises its official-test ROC-AUC to about 0.82.",
     ]

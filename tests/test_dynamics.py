@@ -373,3 +373,89 @@ def test_the_threshold_choice_follows_its_stated_rule() -> None:
     settings, rule = choose(table, real)
     assert (settings.smoothing, settings.enter, settings.leave) == (1.0, 0.8, 0.2)
     assert rule == 0.65  # 0.6 would send 15 % of them to review, 0.65 sends 5 %
+
+
+def test_topic_words_counts_what_can_carry_a_topic() -> None:
+    # Stop words do not count, repeats do; where off_topic is unknown the count is too.
+    texts = [LONG, AGREE, "thanks!", "Karabakh, Karabakh: its history", LONG]
+    out = chain([0.1, 0.9, 0.9, 0.9, np.nan], texts=texts)
+    assert out["topic_words"].tolist()[:4] == [5.0, 2.0, 1.0, 3.0]
+    assert np.isnan(out["topic_words"].iloc[4])
+
+
+def test_the_default_off_topic_rule_asks_a_reply_for_topic_words() -> None:
+    # A reply "thanks!" shares no word with the article, so it scores high, but it is not
+    # off-topic content: alone it does not go to review; a reply with a topic of its own does.
+    from moderation.rules import decide, load_rules
+
+    rule = next(r for r in load_rules().rules if r.name == "off-topic")
+    reply = {"off_topic": 0.99, "derailed": 0, "derailed_at": "", "topic_words": 1.0, "is_reply": 1}
+    assert decide(reply, [rule]).action == "allow"
+    assert decide({**reply, "topic_words": 6.0}, [rule]).action == "review"
+    # A short top-level comment talks to no one: "lol" under a news article is off it.
+    assert decide({**reply, "is_reply": 0}, [rule]).action == "review"
+
+
+#: Unsure reply c1 brings a new subject (it shares nothing with c0); c2 carries it on.
+BREAK_TEXTS = [
+    "the ceasefire agreement and the peacekeeping mission on the border",
+    "football transfer rumours this summer, the striker and his wages",
+    "that striker is overrated, his wages are absurd for a football club",
+]
+
+
+def test_a_sub_thread_starts_where_the_topic_broke() -> None:
+    # c2 is confirmed (0.9); its parent c1 is unsure (0.5) but c2 shares its words while c1
+    # shares none with c0: the chain left at c1, not at c2.
+    out = chain([0.05, 0.5, 0.9], texts=BREAK_TEXTS)
+    assert out["derailed_at"].tolist() == ["", "c1", "c1"]
+    off = Derailment(break_from=None)
+    assert chain([0.05, 0.5, 0.9], texts=BREAK_TEXTS, settings=off)["derailed_at"].tolist() == [
+        "",
+        "",
+        "c2",
+    ]
+
+
+def test_no_topic_break_above_keeps_the_start() -> None:
+    # c1 continues c0's subject (they share words) and c2 leaves it: c2 is where it left.
+    texts = [BREAK_TEXTS[0], "the peacekeeping mission will fail at the border", BREAK_TEXTS[2]]
+    assert chain([0.05, 0.5, 0.9], texts=texts)["derailed_at"].tolist() == ["", "", "c2"]
+    # A parent the scorer finds on the article (below break_from) is never pulled in.
+    out = chain([0.05, 0.2, 0.9], texts=BREAK_TEXTS)
+    assert out["derailed_at"].tolist() == ["", "", "c2"]
+
+
+def test_the_off_topic_rule_budget_counts_short_replies_as_the_rule_does() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.offtopic_derailment import Scored, false_alarms
+
+    # c0 top-level on the article; c1 "thanks!" replies to it (high score, no topic); c2 a
+    # short top-level comment; c3 a reply with a topic of its own, off the article.
+    parents = np.array([-1, 0, -1, 0], dtype=np.int64)
+    texts = [LONG, "thanks!", "lol", LONG]
+    real = Scored.build(parents, texts, np.array([0.1, 0.99, 0.99, 0.78]), np.zeros(4, np.int64))
+    settings = Derailment()
+    assert false_alarms(real, settings, 0.75)["off_topic_rule"] == 0.5  # c2 and c3
+    assert false_alarms(real, settings, 0.75, topic_words="none")["off_topic_rule"] == 0.75
+    assert false_alarms(real, settings, 0.75, topic_words="all")["off_topic_rule"] == 0.25
+
+
+def test_siblings_that_carry_on_an_unsure_comment_join_one_sub_thread_there() -> None:
+    # c1 (unsure) changes the subject; both of its replies carry on with it and are confirmed
+    # off the article: one sub-thread, started at c1. c1's short reply follows c1.
+    comments = pd.DataFrame(
+        {
+            "comment_id": ["c0", "c1", "c2", "c3", "c4"],
+            "parent_id": ["", "c0", "c1", "c1", "c1"],
+            "text": [*BREAK_TEXTS, "wages for a striker at that football club, absurd", "ok"],
+        }
+    )
+    scores = pd.DataFrame(
+        {"off_topic": [0.05, 0.5, 0.9, 0.95, 0.99], "toxicity": 0.1, "insult": 0.0}
+    )
+    out = thread_dynamics(comments, scores)
+    assert out["derailed_at"].tolist() == ["", "c1", "c1", "c1", "c1"]
