@@ -978,7 +978,7 @@ _LONE: dict[str, Any] = {
     contract.PARTICIPANTS: 0,
     contract.HOSTILITY_TREND: 0.0,
     contract.USER_DIRECTED_INSULT: 0.0,
-    contract.TOPIC_WORDS: math.nan,  # contract.TOPIC_WORDS: unknown, as off-topic, without an article
+    contract.TOPIC_WORDS: math.nan,  # unknown, as off-topic, without an article
     # signals of a comment with no author and no parent
     contract.IS_REPLY: 0,
     contract.AUTHOR_COMMENTS: 0,
