@@ -10,9 +10,12 @@ gives exactly the output of one call over everything, in input order:
    or in worker processes (forked once the model is loaded on Linux, else each
    loading it once), or the Dask runner of `moderation.cluster`. A scored chunk
    is saved as an Arrow file in the state directory, moved into place only when
-   complete.
-3. **Merge.** The chunk files are merged back into input order and streamed to
-   the output through a `TableWriter` (temporary file, renamed at the end).
+   complete. For CSV, TSV and JSON Lines output the scorer also formats the
+   chunk's rows as the output will hold them (`moderation.tablewriter.format_rows`),
+   so that work is shared by the workers.
+3. **Merge.** The chunks are merged back into input order and streamed to the
+   output through a `TableWriter` (temporary file, renamed at the end): by copying
+   the formatted rows when every chunk has them, else from the Arrow files.
 
 The state directory sits next to the output (``.<name>.moderation/``) with a
 ``manifest.json`` tying it to the input (size, mtime, SHA-256), the model and
@@ -49,7 +52,14 @@ from moderation import schema
 from moderation.errors import InputError
 from moderation.io import iter_export, read_articles
 from moderation.moderator import Moderator
-from moderation.tablewriter import TableWriter, line_end, write_rows
+from moderation.tablewriter import (
+    FormattedRows,
+    TableWriter,
+    format_rows,
+    line_end,
+    write_format,
+    write_rows,
+)
 from moderation.threadindex import AUTHOR_WIDE, ThreadIndex
 
 __all__ = [
@@ -78,6 +88,10 @@ _OBJECTS = b"moderation.object_columns"
 #: Input position of the first row of each record batch: the merge reads a batch only once the
 #: output has reached it, so memory holds the batches of the current window, not one per chunk.
 _FIRSTS = b"moderation.batch_first_positions"
+#: How the chunk's rows were formatted beside it (kind, line end, header, first position).
+_TEXT = b"moderation.text"
+#: Output kinds whose rows the scorers format (Parquet is written from the Arrow files).
+TEXT_KINDS = ("csv", "tsv", "jsonl")
 _MANIFEST_VERSION = 1
 _DUPLICATE = re.compile(r"duplicate comment_id ")
 
@@ -164,9 +178,22 @@ class Plan:
     state: Path
     history: pd.DataFrame | None
     moderator: Moderator
+    #: The output's kind when the scorers format rows for it (`TEXT_KINDS`), else None.
+    text: str | None = None
 
     def chunk_path(self, number: int) -> Path:
         return self.state / "chunks" / f"{number:06d}.arrow"
+
+
+def text_kind(output: str) -> str | None:
+    """The kind of rows to format while scoring for `output` (None: Parquet)."""
+    kind = "csv" if output == "-" else write_format(output)
+    return kind if kind in TEXT_KINDS else None
+
+
+def _text_paths(chunk: Path) -> tuple[Path, Path]:
+    """A chunk's formatted rows, and its (position, end offset) pairs as int64."""
+    return chunk.with_suffix(".rows"), chunk.with_suffix(".ends")
 
 
 class Runner(Protocol):
@@ -229,9 +256,18 @@ def _queue_mask(scored: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 
 def save_chunk(
-    path: Path, number: int, scored: pd.DataFrame, positions: npt.NDArray[np.int64]
+    path: Path,
+    number: int,
+    scored: pd.DataFrame,
+    positions: npt.NDArray[np.int64],
+    text: str | None = None,
 ) -> ChunkDone:
-    """Write a scored chunk as an Arrow file, atomically, and summarise it."""
+    """Write a scored chunk as an Arrow file, atomically, and summarise it.
+
+    With `text` (``csv``, ``tsv`` or ``jsonl``) its rows are also formatted as that
+    output will hold them, beside the Arrow file, which is written last: a chunk
+    whose Arrow file exists is complete.
+    """
     import pyarrow as pa
 
     actions = {str(k): int(v) for k, v in scored[schema.ACTION].value_counts().items()}
@@ -252,13 +288,44 @@ def save_chunk(
     meta[_OBJECTS] = json.dumps(objects).encode()
     firsts = [b.column(_POS)[0].as_py() for b in table.to_batches(max_chunksize=BATCH_ROWS)]
     meta[_FIRSTS] = json.dumps(firsts).encode()
-    table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if text is not None and len(scored):
+        formatted = _format_chunk(scored, text, "\r\n" if done.carriage_return else "\n")
+        if formatted is not None:
+            _save_rows(path, formatted, positions)
+            meta[_TEXT] = json.dumps(
+                {
+                    "kind": formatted.kind,
+                    "newline": formatted.newline,
+                    "header": formatted.header.decode("utf-8"),
+                    "first": int(positions[0]),
+                }
+            ).encode()
+    table = table.replace_schema_metadata(meta)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=BATCH_ROWS)
     os.replace(temporary, path)
     return done
+
+
+def _format_chunk(scored: pd.DataFrame, kind: str, newline: str) -> FormattedRows | None:
+    """The chunk's rows as the output holds them; None leaves them to the merge (which then
+    reports what cannot be written, as it always did)."""
+    try:
+        return format_rows(scored, kind, newline=newline)
+    except (ValueError, TypeError, NotImplementedError):  # UnicodeEncodeError is a ValueError
+        return None
+
+
+def _save_rows(path: Path, formatted: FormattedRows, positions: npt.NDArray[np.int64]) -> None:
+    """Write a chunk's formatted rows and their (position, end) pairs, each atomically."""
+    rows, ends = _text_paths(path)
+    pairs = np.stack([np.asarray(positions, dtype=np.int64), formatted.ends], axis=1)
+    for target, data in ((rows, formatted.body), (ends, pairs.astype("<i8").tobytes())):
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
 
 
 def _chunk_summary(path: Path) -> ChunkDone | None:
@@ -333,6 +400,7 @@ def _start_worker(
     model: Moderator | tuple[Path | None, Path | None],
     index: Path,
     history: pd.DataFrame | None,
+    text: str | None = None,
 ) -> None:
     """Worker initializer: the parent's loaded `Moderator` when forked (inherited, not
     pickled), or the bundle and rules paths to load once in a spawned worker."""
@@ -346,6 +414,7 @@ def _start_worker(
     _WORKER["moderator"] = moderator
     _WORKER["index"] = ThreadIndex.open(index)
     _WORKER["history"] = history
+    _WORKER["text"] = text
 
 
 def _work(number: int, target: str) -> ChunkDone:
@@ -355,7 +424,7 @@ def _work(number: int, target: str) -> ChunkDone:
     scored = score_chunk(
         _WORKER["moderator"], comments, positions, index.articles(number), _WORKER["history"]
     )
-    return save_chunk(Path(target), number, scored, positions)
+    return save_chunk(Path(target), number, scored, positions, _WORKER.get("text"))
 
 
 def _score_here(plan: Plan, number: int) -> ChunkDone:
@@ -363,7 +432,7 @@ def _score_here(plan: Plan, number: int) -> ChunkDone:
     scored = score_chunk(
         plan.moderator, comments, positions, plan.index.articles(number), plan.history
     )
-    return save_chunk(plan.chunk_path(number), number, scored, positions)
+    return save_chunk(plan.chunk_path(number), number, scored, positions, plan.text)
 
 
 @dataclass(frozen=True)
@@ -384,8 +453,20 @@ class LocalRunner:
 
     @property
     def chunks_wanted(self) -> int:
-        """Chunks worth planning: two per worker, so a slow chunk leaves no worker idle long."""
-        return 1 if self.workers <= 1 else 2 * self.workers
+        """Chunks worth planning: one per worker, of equal scoring weight (`ThreadIndex.build`).
+
+        Not more: each `Moderator.score` call repeats work that one call over more rows
+        shares (10,000 bench comments in 2 or 4 calls took 0.2-0.3 CPU s more per extra
+        call than in one, at a load of 7 on the 2-core machine), and chunks balanced on
+        their text leave no worker much to wait for (the four chunks of the 20,000-comment
+        bench export took 1.89-2.02 CPU s each, against 1.5-2.2 s when planned by rows).
+        """
+        return self.workers
+
+    @property
+    def forks(self) -> bool:
+        """Whether the workers will be forked from this process (after the model loads)."""
+        return self.workers > 1 and (self.start_method or _start_method()) == "fork"
 
     def __call__(
         self, plan: Plan, pending: Sequence[int], done: Callable[[ChunkDone], None]
@@ -419,7 +500,7 @@ class LocalRunner:
             min(self.workers, len(pending)),
             mp_context=context,
             initializer=_start_worker,
-            initargs=(source, plan.index.path, plan.history),
+            initargs=(source, plan.index.path, plan.history, plan.text),
         ) as pool:
             queue = list(pending)
             running: set[Future[ChunkDone]] = set()
@@ -444,11 +525,11 @@ def _frozen_heap() -> Iterator[None]:
     A forked worker's collections would otherwise walk the inherited model (~140k
     objects), writing to their pages and so copying them: ~0.4 CPU s and ~0.2 s of wall
     time of a 7 s two-worker run on the 20k bench export (`gc.freeze`, as the Python docs
-    advise before a fork). The parent's objects are collectable again once the workers
-    are done.
+    advise before a fork). No collection first: it took 0.08 s of the parent's serial
+    time, and garbage frozen with the heap is collected once the workers are done, when
+    the parent's objects are collectable again.
     """
     ours = gc.get_freeze_count() == 0  # a caller freezing its own objects keeps them frozen
-    gc.collect()
     gc.freeze()
     try:
         yield
@@ -608,14 +689,17 @@ def score_export(
             # read (the rows per chunk given as an option stay the manifest's; a resume
             # reuses this plan).
             wanted = runner.chunks_wanted if isinstance(runner, LocalRunner) else 1
-            index = _build_index(job, state, export, articles, moderator, progress, wanted)
+            build = (job, state, export, articles, moderator, progress, wanted)
+            overlap = isinstance(runner, LocalRunner) and runner.forks
+            index = _build_index_while_loading(*build) if overlap else _build_index(*build)
             logger.debug(
-                "indexed %d comments in %d chunks in %.1f s",
+                "indexed %d comments in %d chunks in %.1f s%s",
                 index.rows,
                 index.chunks,
                 time.perf_counter() - began,
+                " (beside loading the off-topic pipeline)" if overlap else "",
             )
-        plan = Plan(job, index, state, history, moderator)
+        plan = Plan(job, index, state, history, moderator, text_kind(job.output))
         finished: dict[int, ChunkDone] = {}
         for number in range(index.chunks):
             found = _chunk_summary(plan.chunk_path(number))
@@ -768,6 +852,67 @@ def _build_index(
             progress.finish()
 
 
+def _build_index_while_loading(
+    job: BatchJob,
+    state: Path,
+    export: Path,
+    articles: Path | None,
+    moderator: Moderator,
+    progress: ProgressLike | None,
+    min_chunks: int = 1,
+) -> ThreadIndex:
+    """`_build_index` in a forked child while this process reads the off-topic pipeline.
+
+    Forked workers need the pipeline loaded here first (~1 s on one core, the longest
+    serial step of a run); the export's read and index (0.15-0.3 s of the 20,000-comment
+    bench export) take the other core meanwhile instead of coming before it. The child
+    draws the "reading" progress and reports an error by sending it back.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_index_child,
+        args=(send, job, state, export, articles, moderator, progress, min_chunks),
+        daemon=True,
+    )
+    child.start()
+    send.close()
+    try:
+        moderator.bundle.off_topic  # noqa: B018 - the workers inherit it
+        try:
+            failure = receive.recv()
+        except EOFError:  # the child died without a word (killed, out of memory)
+            failure = RuntimeError(f"{job.export}: indexing stopped (exit code {child.exitcode})")
+    except BaseException:
+        child.terminate()
+        raise
+    finally:
+        receive.close()
+        child.join()
+    if failure is not None:
+        raise failure
+    index = ThreadIndex.open(state / "index.sqlite")
+    if index is None:  # pragma: no cover - the child reported success
+        raise RuntimeError(f"{job.export}: the index was not written")
+    return index
+
+
+def _index_child(send: Any, *build: Any) -> None:
+    """Forked: `_build_index`, then send None or the exception raised."""
+    _die_with_parent()
+    failure: BaseException | None = None
+    try:
+        _build_index(*build)
+    except BaseException as exc:  # every failure goes to the parent
+        failure = exc
+    try:
+        send.send(failure)
+    except Exception:  # an exception that does not pickle
+        send.send(RuntimeError(str(failure)))
+    finally:
+        send.close()
+
+
 # --- merging ---------------------------------------------------------------------------------
 
 
@@ -822,7 +967,234 @@ class _ChunkReader:
 def _merge(
     plan: Plan, summaries: list[ChunkDone], moderator: Moderator, to_stdout: bool, keep: bool
 ) -> pd.DataFrame:
-    """Stream the chunk files into the output in input order; return the queue's rows."""
+    """Stream the chunks into the output in input order; return the queue's rows.
+
+    When every chunk's rows were formatted for this output (`save_chunk` with a text
+    kind), writing is copying their bytes in input order; otherwise (Parquet, chunks
+    of an earlier version or of a Dask run, chunks whose columns differ in type) the
+    Arrow files are read back and written as frames.
+    """
+    texts = _formatted_chunks(plan, summaries)
+    if texts is None:
+        logger.debug("merging %d chunks from their Arrow files", len(summaries))
+        return _merge_tables(plan, summaries, moderator, to_stdout, keep)
+    logger.debug("merging %d chunks by copying their formatted rows", len(summaries))
+    newline = "\r\n" if any(s.carriage_return for s in summaries) else "\n"
+    with contextlib.ExitStack() as stack:
+        writer: TableWriter | None = None
+        if not to_stdout:
+            writer = stack.enter_context(TableWriter(plan.job.output, newline=newline))
+        sink = writer.write_formatted if writer is not None else _stdout_sink
+        _copy_rows(texts, plan.index.rows, newline, sink)
+        if to_stdout:
+            sys.stdout.buffer.flush()
+    schema_ = texts[0].schema
+    if keep:
+        found = _queue_rows(plan, len(summaries))
+        if len(found):
+            return found
+        return _empty_output(plan, moderator)
+    return pd.DataFrame(columns=[n for n in schema_.names if n not in (_POS, _QUEUE)])
+
+
+def _stdout_sink(data: bytes, rows: int) -> None:
+    sys.stdout.buffer.write(data)
+
+
+@dataclass
+class _Formatted:
+    """A chunk whose rows were formatted by its scorer: what its Arrow file says of them."""
+
+    rows_path: Path
+    ends_path: Path
+    rows: int
+    kind: str
+    newline: str
+    header: str
+    first: int
+    schema: Any  # pyarrow.Schema, without metadata
+
+
+def _formatted_chunks(plan: Plan, summaries: list[ChunkDone]) -> list[_Formatted] | None:
+    """The chunks' formatted rows if every chunk has them for this output, else None.
+
+    Also None when the chunks' columns differ in type: the frames path then casts them
+    to one schema, as one table would have.
+    """
+    import pyarrow as pa
+
+    if plan.text is None or not summaries or plan.index.rows == 0:
+        return None
+    found: list[_Formatted] = []
+    for number, summary in enumerate(summaries):
+        path = plan.chunk_path(number)
+        rows_path, ends_path = _text_paths(path)
+        try:
+            with pa.OSFile(str(path)) as source:
+                schema_ = pa.ipc.open_file(source).schema
+            meta = json.loads((schema_.metadata or {})[_TEXT])
+            size = ends_path.stat().st_size
+            last = np.fromfile(ends_path, dtype="<i8", count=1, offset=size - 8) if size else None
+            complete = (
+                size == 16 * summary.rows
+                and last is not None
+                and int(last[0]) == rows_path.stat().st_size
+            )
+        except (OSError, KeyError, ValueError, TypeError, pa.ArrowInvalid):
+            return None
+        entry = _Formatted(
+            rows_path,
+            ends_path,
+            summary.rows,
+            str(meta.get("kind")),
+            str(meta.get("newline")),
+            str(meta.get("header")),
+            int(meta.get("first", 0)),
+            schema_.remove_metadata(),
+        )
+        if not complete or entry.kind != plan.text or entry.newline not in ("\n", "\r\n"):
+            return None
+        if found and (entry.header != found[0].header or not entry.schema.equals(found[0].schema)):
+            return None
+        if "\r" in entry.header or "\n" in entry.header:
+            return None  # a header needing quotes could differ with another line end
+        found.append(entry)
+    return found
+
+
+class _RowsReader:
+    """A chunk's formatted rows, handed out in input order below a position."""
+
+    def __init__(self, chunk: _Formatted, crlf: bool) -> None:
+        self.chunk = chunk
+        self.crlf = crlf  # rows end in "\n" but the file's rows end in "\r\n"
+        self.source = chunk.rows_path.open("rb")
+        self.pairs = np.zeros((0, 2), dtype=np.int64)  # read, not yet handed out
+        self.read = 0  # pairs read from the ends file
+        self.offset = 0  # bytes handed out from the rows file
+
+    @property
+    def done(self) -> bool:
+        return self.read >= self.chunk.rows and not len(self.pairs)
+
+    def take_below(self, end: int) -> tuple[npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]]:
+        """Positions, bytes and row ends (in those bytes) of its next rows before `end`."""
+        while self.read < self.chunk.rows and (not len(self.pairs) or self.pairs[-1, 0] < end):
+            count = min(MERGE_ROWS, self.chunk.rows - self.read)
+            more = np.fromfile(
+                self.chunk.ends_path, dtype="<i8", count=2 * count, offset=16 * self.read
+            ).reshape(-1, 2)
+            self.pairs = np.concatenate([self.pairs, more.astype(np.int64)])
+            self.read += count
+        taken = int(np.searchsorted(self.pairs[:, 0], end))
+        positions, ends = self.pairs[:taken, 0], self.pairs[:taken, 1] - self.offset
+        self.pairs = self.pairs[taken:]
+        data = self.source.read(int(ends[-1])) if taken else b""
+        self.offset += len(data)
+        if self.crlf and taken:
+            data, ends = _crlf(data, ends)
+        return positions, data, ends
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def _crlf(data: bytes, ends: npt.NDArray[np.int64]) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """Rows ended by "\n" ended by "\r\n" instead (only the rows' own line ends)."""
+    starts = np.concatenate([[0], ends[:-1]])
+    view = memoryview(data)
+    out = b"\r\n".join(view[a : b - 1] for a, b in zip(starts.tolist(), ends.tolist(), strict=True))
+    return out + b"\r\n", ends + np.arange(1, len(ends) + 1, dtype=np.int64)
+
+
+def _copy_rows(
+    chunks: list[_Formatted], rows: int, newline: str, sink: Callable[[bytes, int], None]
+) -> None:
+    """Write the header, then every chunk's rows in input order, a window at a time.
+
+    Chunks are opened when the output reaches their first row and closed when done, so
+    memory holds the rows of one window of positions. Rows of one chunk that follow each
+    other in the output are copied as one block.
+    """
+    kind = chunks[0].kind
+    if kind != "jsonl":
+        sink((chunks[0].header + newline).encode("utf-8"), 0)
+    waiting = sorted(range(len(chunks)), key=lambda n: chunks[n].first)
+    active: list[_RowsReader] = []
+    try:
+        for start in range(0, max(rows, 1), MERGE_ROWS):
+            end = start + MERGE_ROWS
+            while waiting and chunks[waiting[0]].first < end:
+                chunk = chunks[waiting.pop(0)]
+                crlf = kind != "jsonl" and newline == "\r\n" and chunk.newline == "\n"
+                active.append(_RowsReader(chunk, crlf))
+            parts = [reader.take_below(end) for reader in active]
+            parts = [part for part in parts if len(part[0])]
+            if len(parts) == 1:
+                sink(parts[0][1], len(parts[0][0]))
+            elif parts:
+                sink(_interleave(parts), sum(len(p[0]) for p in parts))
+            for reader in [r for r in active if r.done]:
+                reader.close()
+                active.remove(reader)
+    finally:
+        for reader in active:
+            reader.close()
+
+
+def _interleave(
+    parts: list[tuple[npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]]],
+) -> bytes:
+    """The rows of several chunks in order of position: runs of one chunk copied whole."""
+    positions = np.concatenate([p[0] for p in parts])
+    source = np.concatenate([np.full(len(p[0]), i, dtype=np.int64) for i, p in enumerate(parts)])
+    row = np.concatenate([np.arange(len(p[0]), dtype=np.int64) for p in parts])
+    order = np.argsort(positions, kind="stable")
+    source, row = source[order], row[order]
+    cuts = np.flatnonzero(np.diff(source)) + 1
+    starts = np.concatenate([[0], cuts]).tolist()
+    stops = np.concatenate([cuts, [len(source)]]).tolist()
+    views = [memoryview(p[1]) for p in parts]
+    pieces = []
+    for a, b in zip(starts, stops, strict=True):
+        i = int(source[a])
+        first, last = int(row[a]), int(row[b - 1])
+        ends = parts[i][2]
+        pieces.append(views[i][int(ends[first - 1]) if first else 0 : int(ends[last])])
+    return b"".join(pieces)
+
+
+def _queue_rows(plan: Plan, chunks: int) -> pd.DataFrame:
+    """The rows the review queue needs (`_queue_mask`), from the Arrow files, in input order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pieces = []
+    objects: list[str] = []
+    for number in range(chunks):
+        with pa.OSFile(str(plan.chunk_path(number))) as source:
+            file = pa.ipc.open_file(source)
+            if number == 0:
+                objects = json.loads((file.schema.metadata or {}).get(_OBJECTS, b"[]"))
+            for i in range(file.num_record_batches):
+                batch = file.get_batch(i)
+                kept = batch.filter(batch.column(_QUEUE))
+                if kept.num_rows:
+                    pieces.append(pa.Table.from_batches([kept]))
+    if not pieces:
+        return pd.DataFrame()
+    table = pa.concat_tables(pieces)
+    table = table.take(pc.sort_indices(table, [(_POS, "ascending")]))
+    frame: pd.DataFrame = table.to_pandas().drop(columns=[_POS, _QUEUE])
+    for column in objects:
+        frame[column] = frame[column].astype(object)
+    return frame
+
+
+def _merge_tables(
+    plan: Plan, summaries: list[ChunkDone], moderator: Moderator, to_stdout: bool, keep: bool
+) -> pd.DataFrame:
+    """`_merge` from the Arrow files: cast to one schema, a window at a time, as frames."""
     import pyarrow as pa
 
     readers = [_ChunkReader(plan.chunk_path(n)) for n in range(len(summaries))]
@@ -872,7 +1244,9 @@ def _merge(
         for reader in readers:
             reader.close()
     if not queue_parts:
-        return _empty_output(plan, moderator)
+        if keep or unified is None:
+            return _empty_output(plan, moderator)
+        return pd.DataFrame(columns=[n for n in unified.names if n not in (_POS, _QUEUE)])
     return pd.concat(queue_parts, ignore_index=True)
 
 

@@ -7,6 +7,8 @@ shows the full Python traceback instead.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -271,6 +273,9 @@ def score(
     # Open the database before scoring: a bad URL or a server that is down fails fast.
     review_db = ReviewQueue(queue_target) if database and queue_target else None
     comment_map, article_map = _mappings(column_map, map_file)
+    # The process ends with this command: the collector's passes over the loaded model and
+    # scikit-learn at interpreter exit took 0.7-1.1 s (load 6, 2 cores); frozen, 0.15-0.2 s.
+    atexit.register(gc.freeze)
     moderator = Moderator.load(model_dir, rules=rules_path)
     history = review_db.author_history() if review_db is not None else None
     job = BatchJob(

@@ -17,17 +17,28 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from moderation.errors import OutputError
 
-__all__ = ["WRITE_FORMATS", "RowWriter", "TableWriter", "line_end", "write_rows"]
+__all__ = [
+    "WRITE_FORMATS",
+    "FormattedRows",
+    "RowWriter",
+    "TableWriter",
+    "format_rows",
+    "line_end",
+    "write_format",
+    "write_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +113,22 @@ class TableWriter:
         self.rows += len(frame)
         self.started = True
 
+    def write_formatted(self, data: bytes, rows: int) -> None:
+        """Append `rows` rows already formatted as this file's kind (`format_rows`).
+
+        For CSV, TSV and JSON Lines: the caller writes the header itself, once, and
+        gives each row this file's line end. Writing is then copying bytes, so the
+        formatting can happen elsewhere (`moderation.batch` has worker processes do it).
+        """
+        if self.kind == "parquet":
+            raise ValueError("write_formatted writes CSV, TSV or JSON Lines, not Parquet")
+        try:
+            self.handle.write(data)
+        except OSError as exc:
+            raise OutputError(f"{self.target}: cannot write {self.kind}: {exc}") from exc
+        self.rows += rows
+        self.started = True
+
     def __exit__(
         self,
         kind: type[BaseException] | None,
@@ -129,6 +156,14 @@ class TableWriter:
                     self.temporary.unlink()
 
 
+def write_format(path: str | Path) -> str:
+    """The kind of table a path is written as: ``csv``, ``tsv``, ``jsonl`` or ``parquet``.
+
+    Raises `OutputError` for an extension `TableWriter` does not know.
+    """
+    return _write_format(Path(path))[0]
+
+
 def _write_format(path: Path) -> tuple[str, bool]:
     name = path.name.lower()
     for extension in sorted(WRITE_FORMATS, key=len, reverse=True):
@@ -153,15 +188,93 @@ def write_rows(
 
     `newline` is the CSV/TSV line terminator; None chooses it from `frame` (`line_end`).
     """
+    for piece in _pieces(frame, kind, header=header, newline=newline):
+        handle.write(piece)
+
+
+def _pieces(
+    frame: pd.DataFrame, kind: str, *, header: bool, newline: str | None
+) -> Iterator[bytes]:
+    """The bytes `write_rows` writes, 10,000 rows at a time (one source for `format_rows`)."""
     if kind == "jsonl":
-        _write_jsonl(frame, handle)
+        yield from _jsonl_pieces(frame)
         return
     sep = "\t" if kind == "tsv" else ","
     end = line_end(frame) if newline is None else newline
     for start in range(0, max(len(frame), 1), _CHUNK_ROWS):
         chunk = frame.iloc[start : start + _CHUNK_ROWS]
         text = chunk.to_csv(index=False, header=header and start == 0, sep=sep, lineterminator=end)
-        handle.write(text.encode("utf-8"))
+        yield text.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class FormattedRows:
+    """A frame's rows as `write_rows` writes them, and where each one ends.
+
+    Knowing the row boundaries, rows formatted in several places (worker processes,
+    each with a share of the rows) can be put back in any order by copying bytes.
+
+    Attributes
+    ----------
+    kind : str
+        ``csv``, ``tsv`` or ``jsonl``.
+    newline : str
+        The line end of every row (and of the header).
+    header : bytes
+        The CSV/TSV header row without its line end (``b""`` for JSON Lines).
+    body : bytes
+        The rows, each ended by `newline`.
+    ends : numpy.ndarray
+        Offset in `body` just past each row (int64, one per row of the frame).
+    """
+
+    kind: str
+    newline: str
+    header: bytes
+    body: bytes
+    ends: npt.NDArray[np.int64]
+
+
+def format_rows(frame: pd.DataFrame, kind: str, *, newline: str | None = None) -> FormattedRows:
+    """Format `frame` as `write_rows` would (header included) and find where its rows end.
+
+    A CSV/TSV row ends at a line end outside quotes: the csv writer quotes every field
+    holding a quote or a line-end character and doubles the quotes inside, so a newline
+    byte preceded by an even number of quote bytes ends a record. JSON Lines rows never
+    hold a raw newline.
+
+    Raises
+    ------
+    ValueError
+        For a kind other than CSV, TSV or JSONL, or (never expected) when the rows
+        found do not match the frame's.
+    UnicodeEncodeError
+        For text that cannot be UTF-8 encoded, as `write_rows`.
+    """
+    if kind not in ("csv", "tsv", "jsonl"):
+        raise ValueError(f"format_rows writes csv, tsv or jsonl, not {kind}")
+    end = "\n" if kind == "jsonl" else line_end(frame) if newline is None else newline
+    data = b"".join(_pieces(frame, kind, header=True, newline=end))
+    ends = _row_ends(data, quoted=kind != "jsonl")
+    headed = kind != "jsonl"
+    if len(ends) != len(frame) + headed or (len(ends) and ends[-1] != len(data)):
+        raise ValueError(f"{kind} rows could not be delimited ({len(ends)} for {len(frame)})")
+    if not headed:
+        return FormattedRows(kind, end, b"", data, ends)
+    first = int(ends[0])
+    header = data[: first - len(end)]
+    return FormattedRows(kind, end, header, data[first:], ends[1:] - first)
+
+
+def _row_ends(data: bytes, *, quoted: bool) -> npt.NDArray[np.int64]:
+    """Offsets just past each record's newline byte (outside quotes when `quoted`)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == ord("\n"))
+    if quoted:
+        quotes = np.flatnonzero(raw == ord('"'))
+        if len(quotes):
+            newlines = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    return (newlines + 1).astype(np.int64)
 
 
 def line_end(frame: pd.DataFrame) -> str:
@@ -179,7 +292,7 @@ def line_end(frame: pd.DataFrame) -> str:
     return "\n"
 
 
-def _write_jsonl(frame: pd.DataFrame, handle: IO[bytes]) -> None:
+def _jsonl_pieces(frame: pd.DataFrame) -> Iterator[bytes]:
     """One object per line, in chunks so memory stays flat on large tables."""
     for start in range(0, len(frame), _CHUNK_ROWS):
         chunk = frame.iloc[start : start + _CHUNK_ROWS].astype(object)
@@ -188,7 +301,7 @@ def _write_jsonl(frame: pd.DataFrame, handle: IO[bytes]) -> None:
             json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default)
             for record in chunk.to_dict(orient="records")
         ]
-        handle.write(("\n".join(lines) + "\n").encode("utf-8"))
+        yield ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _json_default(value: object) -> object:

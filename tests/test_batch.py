@@ -262,6 +262,94 @@ def test_parquet_holds_the_same_table(
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(tmp_path / "whole.parquet"))
 
 
+@pytest.mark.parametrize("name", ["chunked.tsv", "chunked.csv.gz", "chunked.jsonl"])
+def test_formatted_rows_are_copied_into_input_order(
+    moderator: Moderator,
+    export: tuple[Path, Path],
+    whole: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    # The scorers formatted every chunk's rows: the merge copies them (interleaved threads,
+    # "\n" chunks given the file's "\r\n") and never reads the Arrow files back as frames.
+    def unused(*args: object) -> pd.DataFrame:
+        raise AssertionError("merged from the Arrow files")
+
+    monkeypatch.setattr(batch, "_merge_tables", unused)
+    comments, articles = export
+    out = tmp_path / name
+    job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=15)
+    result = score_export(job, moderator=moderator)
+    assert result.chunks > 5
+    expected = tmp_path / f"whole-{name}"
+    write_table(whole, expected)
+    if name.endswith(".gz"):
+        import gzip
+
+        assert gzip.decompress(out.read_bytes()) == gzip.decompress(expected.read_bytes())
+    else:
+        assert out.read_bytes() == expected.read_bytes()
+    pd.testing.assert_frame_equal(build_queue(result.queue_rows), build_queue(whole))
+
+
+class _SomeChunksUnformatted(LocalRunner):
+    """Scores here, saving every other chunk without formatted rows (as a Dask run or an
+    earlier version's interrupted run would have left it)."""
+
+    def __call__(
+        self, plan: batch.Plan, pending: Sequence[int], done: Callable[[batch.ChunkDone], None]
+    ) -> None:
+        for number in pending:
+            comments, positions = plan.index.chunk(number)
+            scored = batch.score_chunk(
+                plan.moderator, comments, positions, plan.index.articles(number), plan.history
+            )
+            text = plan.text if number % 2 else None
+            done(batch.save_chunk(plan.chunk_path(number), number, scored, positions, text))
+
+
+def test_chunks_without_formatted_rows_are_merged_from_their_arrow_files(
+    moderator: Moderator, export: tuple[Path, Path], whole: pd.DataFrame, tmp_path: Path
+) -> None:
+    comments, articles = export
+    out = tmp_path / "mixed.csv"
+    job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=15)
+    result = score_export(job, moderator=moderator, runner=_SomeChunksUnformatted())
+    assert out.read_bytes() == written(whole, tmp_path / "whole.csv")
+    pd.testing.assert_frame_equal(build_queue(result.queue_rows), build_queue(whole))
+
+
+_cells = st.text(alphabet='ab ,;"\t\n\ré', max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=st.lists(st.tuples(_cells, _cells, st.none() | st.floats(-2, 2)), max_size=8),
+    kind=st.sampled_from(["csv", "tsv", "jsonl"]),
+    newline=st.sampled_from([None, "\n", "\r\n"]),
+)
+def test_format_rows_knows_where_every_row_ends(
+    cells: list[tuple[str, str, float | None]], kind: str, newline: str | None
+) -> None:
+    from moderation.tablewriter import format_rows, write_rows
+
+    frame = pd.DataFrame(cells, columns=["a", 'b,"c"', "x"]).astype({"x": float})
+    formatted = format_rows(frame, kind, newline=newline)
+    expected = io.BytesIO()
+    write_rows(frame, kind, expected, newline=formatted.newline)
+    head = formatted.header + formatted.newline.encode() if kind != "jsonl" else b""
+    assert head + formatted.body == expected.getvalue()
+    assert len(formatted.ends) == len(frame)
+    starts = [0, *formatted.ends[:-1].tolist()][: len(frame)]
+    for i, (start, end) in enumerate(zip(starts, formatted.ends.tolist(), strict=True)):
+        row = formatted.body[start:end]
+        assert row.endswith(formatted.newline.encode())
+        single = io.BytesIO()
+        write_rows(frame.iloc[i : i + 1], kind, single, newline=formatted.newline)
+        assert head + row == single.getvalue()
+
+
 def test_rules_on_export_wide_author_facts_keep_authors_together(
     export: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -338,6 +426,9 @@ def test_errors_leave_no_state_behind(moderator: Moderator, tmp_path: Path) -> N
     bad.write_text("id,body\n1,hello\n", encoding="utf-8")
     with pytest.raises(InputError, match="missing required column 'comment_id'"):
         score_export(BatchJob(str(bad), str(out)), moderator=moderator)
+    # Forked workers: the export is indexed in a child process, which sends its error back.
+    with pytest.raises(InputError, match="missing required column 'comment_id'"):
+        score_export(BatchJob(str(bad), str(out)), moderator=moderator, runner=LocalRunner(2))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
 
 

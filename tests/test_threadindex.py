@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from batch_fixtures import synthetic_articles, synthetic_comments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moderation.threadindex import ThreadIndex
+from moderation.threadindex import COMMENT_WEIGHT, ThreadIndex
 
 
 def as_read(frame: pd.DataFrame) -> pd.DataFrame:
@@ -205,8 +206,18 @@ def test_any_export_is_partitioned_with_links_kept(
             assert authors.setdefault(author, where[thread]) == where[thread]
 
 
-def test_too_few_chunks_are_planned_smaller_from_the_same_read(tmp_path: Path) -> None:
-    frame = synthetic_comments(80, 16)
+def test_too_few_chunks_are_split_by_scoring_weight_from_the_same_read(tmp_path: Path) -> None:
+    """Workers get chunks of equal scoring cost (text plus a per-comment share), not rows."""
+    frame = pd.DataFrame(
+        {
+            "comment_id": [f"c{i}" for i in range(64)],
+            "thread_id": [f"t{i // 4}" for i in range(64)],  # 16 threads of 4, in order
+            "parent_id": "",
+            "author": "",
+            # The first half of the export writes ten times more than the second.
+            "text": ["x" * (640 if i < 32 else 64) for i in range(64)],
+        }
+    )
 
     def plan(name: str, chunk_rows: int, **split: int) -> tuple[ThreadIndex, list[list[int]]]:
         (tmp_path / name).mkdir()
@@ -214,10 +225,37 @@ def test_too_few_chunks_are_planned_smaller_from_the_same_read(tmp_path: Path) -
         return index, [positions for _, positions in chunks_of(index)]
 
     split, split_plan = plan("split", 1_000, min_chunks=4, min_chunk_rows=10)
-    assert split.chunks >= 4
     check_partition(split, frame)
-    # The plan of asking for chunks of rows / 4 + 5% (80 * 21 / 80 = 21) directly.
-    assert split_plan == plan("direct", 21)[1]
+    assert split.chunks == 4
+    weight = frame["text"].str.len().to_numpy() + COMMENT_WEIGHT
+    per_chunk = [int(weight[positions].sum()) for positions in split_plan]
+    thread = int(weight[:4].sum())  # the heaviest thread
+    assert all(abs(w - weight.sum() / 4) <= thread for w in per_chunk), per_chunk
+    # Long comments come first: the first chunk holds far fewer of them than the last.
+    assert 2 * len(split_plan[0]) < len(split_plan[-1])
+    # Equal weight would put more comments in a chunk than --chunk-rows allows: equal rows
+    # instead (rows / 4 + 5% = 17, then whole threads of 4: chunks of 16).
+    capped, capped_plan = plan("capped", 24, min_chunks=4, min_chunk_rows=10)
+    check_partition(capped, frame)
+    assert [len(p) for p in capped_plan] == [16, 16, 16, 16]
     # Below the floor of comments per wanted chunk, or with chunks enough, the plan is kept.
-    assert plan("kept", 1_000, min_chunks=4, min_chunk_rows=21)[0].chunks == 1
+    assert plan("kept", 1_000, min_chunks=4, min_chunk_rows=17)[0].chunks == 1
     assert plan("enough", 10, min_chunks=4, min_chunk_rows=1)[1] == plan("plain", 10)[1]
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=40), st.integers(1, 6))
+def test_balanced_parts_are_in_order_and_within_a_component_of_equal(
+    weights: list[int], parts: int
+) -> None:
+    from moderation.threadindex import _balance
+
+    comp = np.array([w + 1 for w in weights], dtype=np.float64)
+    order = list(range(len(comp)))[::-1]  # any order of the components
+    chunk_of, chunks = _balance(order, comp, parts)
+    along = chunk_of[order]
+    assert along[0] == 0 and (np.diff(along) >= 0).all() and (np.diff(along) <= 1).all()
+    assert chunks == int(along.max()) + 1 <= parts
+    heaviest = comp.max()
+    for number in range(chunks):
+        total = comp[order][along == number].sum()
+        assert total <= comp.sum() / parts + heaviest
