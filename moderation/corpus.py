@@ -1283,6 +1283,206 @@ GROUP_PRAISE_FRAMES = (
     "As the mayor said, {g} are {gp}.",
 )
 
+#: Mild insults aimed at a person inside otherwise civil argument (toxicity = insult = 1,
+#: profanity = threat = 0, the rest unknown). The training data's insults are mostly swear
+#: words and slurs; a commenter called naive, a troll or a bot in a long civil reply scored
+#: low, while strongly worded claims about states and documents scored higher. The frames are
+#: shared with the civil-disagreement hard negatives below (same civil clause, a thing instead
+#: of a person), so what the model can learn is the insult aimed at someone, not the frame or
+#: the length. Written for this project; no word of the identity-bias templates' lists (no
+#: "stupid", "dumb", "person", "like", ...; checked in ``tests/test_corpus.py``) and no group
+#: named, so identity_attack stays unknown.
+INSULT_FRAMES = (
+    "I'm sorry, but {s} {be} {x}; the census figures say otherwise.",
+    "The treaty was signed in 1994, so {s} {be} simply {x}.",
+    "{S} {be} {x}, and that is why this argument goes nowhere.",
+    "Read the article again. {S} {be} {x}.",
+    "Honestly, {s} {be} {x}, and the rest of the thread can see it.",
+    "There are two sides to the pension question, but {s} {be} {x}.",
+    "Thanks for the link, though {s} {be} clearly {x}.",
+    "I checked the budget documents twice and {s} {be} {x}.",
+    "Let me be blunt: {s} {be} {x}.",
+    "The map in the museum shows the earlier border, and {s} {be} {x}.",
+    "As usual, {s} {be} {x}, so I'll leave the facts here for other readers.",
+    "Nobody disputes the vote count; {s} {be} just {x}.",
+    "Anyone who has read the ruling can see that {s} {be} {x}.",
+    "Sorry, {s} {be} {x}, and repeating it will not change the dates.",
+    "We can disagree about taxes, but {s} {be} {x}.",
+    "The quote is from 2003, and {s} {be} {x}.",
+)
+#: Who the insult is aimed at: (subject, verb "to be", plural). Second person, "people such
+#: as you", and third person aimed at another commenter.
+INSULT_TARGETS: tuple[tuple[str, str, bool], ...] = (
+    ("you", "are", False),
+    ("people such as you", "are", True),
+    ("the commenter above", "is", False),
+    ("you guys", "are", True),
+    ("whoever posted this", "is", False),
+    ("the guy who replied to me", "is", False),
+    ("you and your friends here", "are", True),
+    ("the poster below", "is", False),
+)
+#: Mild insults without swear words: (singular, plural) predicate.
+INSULTS: tuple[tuple[str, str], ...] = (
+    ("naive", "naive"),
+    ("a troll", "trolls"),
+    ("uneducated", "uneducated"),
+    ("a bot", "bots"),
+    ("brainwashed", "brainwashed"),
+    ("a clown", "clowns"),
+    ("clueless", "clueless"),
+    ("delusional", "delusional"),
+    ("a paid shill", "paid shills"),
+    ("ignorant", "ignorant"),
+    ("a fool", "fools"),
+    ("gullible", "gullible"),
+    ("insane", "insane"),
+    ("a propaganda parrot", "propaganda parrots"),
+    ("unhinged", "unhinged"),
+    ("a hypocrite", "hypocrites"),
+    ("a sheep", "sheep"),
+    ("pathetic", "pathetic"),
+    ("a crank", "cranks"),
+    ("a lunatic", "lunatics"),
+    ("too dense to read a map", "too dense to read a map"),
+    ("a fraud", "frauds"),
+    ("a coward", "cowards"),
+    ("completely illiterate", "completely illiterate"),
+)
+#: Insulting remarks that need no "to be" (same labels), each inside a civil clause.
+INSULT_REMARKS = (
+    "go back to your echo chamber",
+    "typical troll behaviour from you",
+    "nobody with a working brain believes this",
+    "only a fool would read the treaty that way",
+    "keep telling yourself that, genius",
+    "did you even finish school",
+    "you clearly can't read",
+    "what a clown you are",
+    "you have no idea what you are talking about",
+    "learn some history before you post",
+    "your brain must be on holiday",
+    "stop spreading your paid talking points",
+    "you must be a bot",
+    "another clueless take from the usual suspect",
+    "someone get this guy a history book",
+    "spare us your sheep talk",
+)
+REMARK_FRAMES = (
+    "{R}; the treaty text is online for anyone to read.",
+    "The figures are in the annual report, so {r}.",
+    "I posted the source twice. {R}.",
+    "{R}. The vote was in 1991, not 1995.",
+    "Thanks for replying, but {r}.",
+    "We have been over the tax numbers already, {r}.",
+    "{R}, and the court said the opposite.",
+    "The article quotes the minister directly; {r}.",
+)
+
+#: Hard negatives for the insult family (toxicity = insult = profanity = 0): the same frames
+#: with a claim, document or institution as the subject and strongly worded but civil
+#: disagreement -- some of it with the insult adjectives ("the plan is naive") -- as the
+#: predicate. Disagreeing with a claim, however bluntly, is not an insult.
+CLAIM_SUBJECTS: tuple[tuple[str, str, bool], ...] = (
+    ("that claim", "is", False),
+    ("the official name", "is", False),
+    ("the ministry's version of events", "is", False),
+    ("this statistic", "is", False),
+    ("their press release", "is", False),
+    ("the state broadcaster's story", "is", False),
+    ("the referendum result", "is", False),
+    ("the party's manifesto", "is", False),
+)
+CLAIM_PREDICATES: tuple[tuple[str, str], ...] = (
+    ("false", "false"),
+    ("propaganda", "propaganda"),
+    ("a recent invention", "a recent invention"),
+    ("a fabrication", "a fabrication"),
+    ("naive", "naive"),
+    ("pure fiction", "pure fiction"),
+    ("misleading", "misleading"),
+    ("fake", "fake"),
+    ("insane", "insane"),
+    ("a myth", "a myth"),
+    ("a lie", "a lie"),
+    ("wrong on every count", "wrong on every count"),
+    ("delusional", "delusional"),
+    ("revisionist history", "revisionist history"),
+    ("baseless", "baseless"),
+    ("a fraud on the voters", "a fraud on the voters"),
+)
+#: Civil disagreement with the same people (toxicity = insult = profanity = 0): the frames and
+#: targets of the insults with a civil predicate, so that addressing or naming a commenter is
+#: not what the model learns. Saying someone is wrong is not an insult.
+PERSON_CIVIL_PREDICATES: tuple[tuple[str, str], ...] = (
+    ("mistaken", "mistaken"),
+    ("right about the dates", "right about the dates"),
+    ("confusing two different treaties", "confusing two different treaties"),
+    ("quoting the wrong year", "quoting the wrong year"),
+    ("correct", "correct"),
+    ("misreading the chart", "misreading the chart"),
+    ("partly right", "partly right"),
+    ("wrong about the border", "wrong about the border"),
+    ("too quick to trust that source", "too quick to trust that source"),
+    ("missing the second page of the report", "missing the second page of the report"),
+    ("not the first to raise this", "not the first to raise this"),
+    ("ignoring the court's ruling", "ignoring the court's ruling"),
+    ("entitled to a different view", "entitled to a different view"),
+    ("looking at the 2011 figures", "looking at the 2011 figures"),
+    ("overstating the costs", "overstating the costs"),
+    ("an expert on this", "experts on this"),
+    # Added later (appended): civil nouns, so that "you are a <noun>" is not an insult frame.
+    ("a regular here", "regulars here"),
+    ("a careful reader", "careful readers"),
+    ("a skeptic", "skeptics"),
+    ("a supporter of the treaty", "supporters of the treaty"),
+    ("a newcomer to this debate", "newcomers to this debate"),
+    ("an optimist", "optimists"),
+    ("a voice of reason", "voices of reason"),
+    ("a local", "locals"),
+    ("a fan of the minister", "fans of the minister"),
+    ("a step ahead of me", "a step ahead of me"),
+    ("a fair critic", "fair critics"),
+    ("a historian", "historians"),
+)
+#: The insult words about things, amounts or oneself (toxicity = insult = profanity = 0).
+INSULT_WORD_CLAUSES = (
+    "I was naive to think the bus would come on time",
+    "that is an insane amount of paperwork for a fence permit",
+    "my first estimate was naive",
+    "it was an uneducated guess on my part",
+    "my daughter collects troll dolls",
+    "the bridge troll in the story asks three riddles",
+    "I'm clueless about tax law, so I asked an accountant",
+    "the clown at the birthday party was a hit",
+    "our bank uses a chat bot for simple questions",
+    "the weather bot posts the forecast every morning",
+    "I felt foolish after misreading the timetable",
+    "the goalkeeper made an insane save",
+    "I was ignorant of the rule until last week",
+    "he plays the fool in the school play",
+    "sheep graze on the hill behind the church",
+    "the report calls this a naive model of traffic",
+    "the auction site banned shill bidding",
+    "the crank on my bike snapped",
+    "ticket prices for the final are insane",
+    "I'm a total coward when it comes to horror films",
+    "the fraud department at my bank called me",
+    "my parrot repeats everything it hears",
+    "the novel's villain is a delusional king",
+    "the hypocrite in the play gets his comeuppance",
+)
+INSULT_WORD_FRAMES = (
+    "{C}.",
+    "Honestly, {c}.",
+    "{C}, so I can see both sides here.",
+    "To be fair, {c}.",
+    "{C}; the article is worth reading.",
+    "Off topic, but {c}.",
+    "I agree with the article, and {c}.",
+    "Funny story: {c}.",
+)
+
 # Labels (absent = unknown). Only threats against a person teach toxicity: the toxicity
 # classifier is blind to identity words, and fitting it on the group sentences cost the
 # identity templates (min BPSN 0.905 -> 0.887, 42 identities below Subgroup 0.95) and OLID;
@@ -1303,6 +1503,18 @@ _BENIGN_LABELS = {
 # teach identity_attack, insult and profanity 0 only.
 _PRAISE_LABELS = {schema.TOXICITY: 0.0, schema.INSULT: 0.0, schema.PROFANITY: 0.0}
 _GROUP_SUPPORT_LABELS = {schema.IDENTITY_ATTACK: 0.0, schema.INSULT: 0.0, schema.PROFANITY: 0.0}
+# Mild insults at a person teach toxicity / insult 1 and profanity / threat 0 (no swear word,
+# no threat); no group is named, so identity_attack stays unknown. Their hard negatives
+# (civil disagreement about claims, the insult words about things) teach toxicity / insult /
+# profanity 0, as the praise does: no violent or identity word whose toxicity 0 could cost the
+# identity templates.
+_INSULT_LABELS = {
+    schema.TOXICITY: 1.0,
+    schema.INSULT: 1.0,
+    schema.PROFANITY: 0.0,
+    schema.THREAT: 0.0,
+}
+_CIVIL_LABELS = _PRAISE_LABELS
 
 
 def _held(index: int) -> bool:
@@ -1361,6 +1573,18 @@ def _render_praise(frame: str, v: dict[str, Any]) -> str:
 
 def _render_plain(frame: str, v: dict[str, Any]) -> str:
     return frame.format(**v)
+
+
+def _render_insult(frame: str, v: dict[str, Any]) -> str:
+    """``{S}``/``{s}`` subject, ``{be}`` its verb, ``{x}`` the predicate in its number."""
+    subject, be, plural = v["target"]
+    x = v["pred"][1 if plural else 0]
+    return frame.format(S=_cap(subject), s=subject, be=be, x=x)
+
+
+def _render_clause(frame: str, v: dict[str, Any]) -> str:
+    clause = v["clause"]
+    return frame.format(C=_cap(clause), c=clause, R=_cap(clause), r=clause)
 
 
 def _template_families() -> list[tuple[str, list[tuple[str, bool, bool]], dict[str, float]]]:
@@ -1450,6 +1674,39 @@ def _template_families() -> list[tuple[str, list[tuple[str, bool, bool]], dict[s
             _fill(GROUP_PRAISE_FRAMES, {"gp": GROUP_PRAISE, "group": GROUPS}, _render_group),
             _GROUP_SUPPORT_LABELS,
         ),
+        (
+            "person-insult",
+            _fill(INSULT_FRAMES, {"target": INSULT_TARGETS, "pred": INSULTS}, _render_insult),
+            _INSULT_LABELS,
+        ),
+        (
+            "insult-remark",
+            _fill(REMARK_FRAMES, {"clause": INSULT_REMARKS}, _render_clause),
+            _INSULT_LABELS,
+        ),
+        (
+            "claim-disagreement",
+            _fill(
+                INSULT_FRAMES,
+                {"target": CLAIM_SUBJECTS, "pred": CLAIM_PREDICATES},
+                _render_insult,
+            ),
+            _CIVIL_LABELS,
+        ),
+        (
+            "person-disagreement",
+            _fill(
+                INSULT_FRAMES,
+                {"target": INSULT_TARGETS, "pred": PERSON_CIVIL_PREDICATES},
+                _render_insult,
+            ),
+            _CIVIL_LABELS,
+        ),
+        (
+            "insult-word-benign",
+            _fill(INSULT_WORD_FRAMES, {"clause": INSULT_WORD_CLAUSES}, _render_clause),
+            _CIVIL_LABELS,
+        ),
     ]
 
 
@@ -1468,7 +1725,10 @@ def hostile_template_sentences(part: str = "all", *, with_family: bool = False) 
     the words (toxicity and severe_toxicity unknown on them: see the comment above
     ``_THREAT_LABELS``). Praise, thanks and agreement addressed to a person teach toxicity,
     insult and profanity 0 only (``_PRAISE_LABELS``), positive statements about groups
-    identity_attack, insult and profanity 0 only (``_GROUP_SUPPORT_LABELS``).
+    identity_attack, insult and profanity 0 only (``_GROUP_SUPPORT_LABELS``). Mild insults
+    aimed at a person inside a civil argumentative clause teach toxicity / insult 1 (profanity,
+    threat 0), and their hard negatives -- the same frames about a claim or with a civil
+    predicate, the insult words about things or oneself -- toxicity / insult / profanity 0.
 
     Parameters
     ----------

@@ -378,3 +378,75 @@ def test_hostile_template_parts_split_train_and_heldout_disjointly() -> None:
         assert heldout[label].eq(1).any() and heldout[label].eq(0).any()
     with pytest.raises(ValueError, match="part"):
         hostile_template_sentences("test")
+
+
+INSULT_FAMILIES = ["person-insult", "insult-remark"]
+CIVIL_FAMILIES = ["claim-disagreement", "person-disagreement", "insult-word-benign"]
+
+
+def test_mild_person_insults_and_civil_disagreement_labels() -> None:
+    rows = hostile_template_sentences(with_family=True).set_index("text")
+    insult = rows[rows["family"].isin(INSULT_FAMILIES)]
+    civil = rows[rows["family"].isin(CIVIL_FAMILIES)]
+    assert len(insult) > 1000 and len(civil) > 1000
+    # Insults at a person: toxicity / insult 1, profanity / threat 0; no group is named, so
+    # identity_attack (and severe_toxicity) stay unknown.
+    ones, zeros = [schema.TOXICITY, schema.INSULT], [schema.PROFANITY, schema.THREAT]
+    unknown = [schema.IDENTITY_ATTACK, schema.SEVERE_TOXICITY]
+    assert (insult[ones] == 1).all().all() and (insult[zeros] == 0).all().all()
+    assert insult[unknown].isna().all().all()
+    # Hard negatives: toxicity / insult / profanity 0, the rest unknown.
+    known = [schema.TOXICITY, schema.INSULT, schema.PROFANITY]
+    assert (civil[known] == 0).all().all()
+    assert civil[[schema.THREAT, *unknown]].isna().all().all()
+    # Second person, "people such as you" and another commenter; the same frame with a claim
+    # as its subject is a hard negative.
+    for text in (
+        "I'm sorry, but you are naive; the census figures say otherwise.",
+        "Let me be blunt: people such as you are trolls.",
+        "Thanks for the link, though the commenter above is clearly a paid shill.",
+        "I posted the source twice. Go back to your echo chamber.",
+    ):
+        assert rows.loc[text, "family"] in INSULT_FAMILIES, text
+    for text in (
+        "I'm sorry, but that claim is naive; the census figures say otherwise.",
+        "Let me be blunt: their press release is propaganda.",
+        "Honestly, that is an insane amount of paperwork for a fence permit.",
+        "Off topic, but my daughter collects troll dolls.",
+        "I'm sorry, but you are mistaken; the census figures say otherwise.",
+    ):
+        assert rows.loc[text, "family"] in CIVIL_FAMILIES, text
+
+
+def test_insult_families_hold_out_their_own_parts() -> None:
+    train = hostile_template_sentences("train", with_family=True)
+    heldout = hostile_template_sentences("heldout", with_family=True)
+    new = INSULT_FAMILIES + CIVIL_FAMILIES
+    held_new, train_new = heldout[heldout["family"].isin(new)], train[train["family"].isin(new)]
+    assert set(held_new["family"]) == set(new)
+    assert not set(train["text"]) & set(held_new["text"])
+    # A held-out insult, target, frame and hard-negative clause never appear in training.
+    for part in ("illiterate", "you guys", "budget documents", "horror films", "sheep talk"):
+        assert held_new["text"].str.contains(part).any(), part
+        assert not train_new["text"].str.contains(part).any(), part
+    assert held_new[schema.INSULT].eq(1).any() and held_new[schema.INSULT].eq(0).any()
+
+
+@pytest.mark.skipif(not BIAS_WORDS.is_dir(), reason="identity-bias-templates not available")
+def test_insult_families_do_not_mirror_the_identity_bias_templates() -> None:
+    """No word of the bias test's adjective, verb, occupation, identity or name lists."""
+    lists = (
+        "adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative",
+        "occupations", "adjectives_people", "names",
+    )  # fmt: skip
+    test_words = {
+        word
+        for name in lists
+        for line in (BIAS_WORDS / f"bias_madlibs_wordlists/{name}.txt").read_text().splitlines()
+        for word in line.lower().split()
+    }
+    assert {"stupid", "like", "person", "muslim"} <= test_words
+    rows = hostile_template_sentences(with_family=True)
+    new = rows[rows["family"].isin(INSULT_FAMILIES + CIVIL_FAMILIES)]
+    words = {w for text in new["text"] for w in re.findall(r"[a-z]+", text.lower())}
+    assert not words & test_words
