@@ -13,10 +13,22 @@ import pandas as pd
 import pytest
 from labelled_fixtures import labelled_dir, release_copy
 
-from moderation import schema
+from moderation import evaluate, schema
 from moderation.bundle import MANIFEST, MODEL_CARD, PIPELINE, load_bundle, sha256_file
-from moderation.corpus import IDENTITY_TERMS, identity_neutral_sentences
-from moderation.evaluate import curves, evaluate_bundle, refresh_card, write_report
+from moderation.corpus import (
+    IDENTITY_TERMS,
+    davidson_classes,
+    identity_neutral_sentences,
+    load_corpus,
+    stable_bucket,
+)
+from moderation.evaluate import (
+    curves,
+    davidson_cv,
+    evaluate_bundle,
+    refresh_card,
+    write_report,
+)
 from moderation.train import (
     bias_aucs,
     generalized_mean,
@@ -176,6 +188,44 @@ def test_curves_sample_the_threshold_grid() -> None:
     assert (c["recall"][0], c["fpr"][0], c["precision"][0]) == (1.0, 1.0, 0.5)
     assert c["precision"][-1] is None  # nothing scores >= 1.0
     assert c["roc_auc"] == 0.75
+
+
+# --------------------------------------------------------------------------- davidson head
+
+
+class _FakeModel:
+    """Stands in for a refitted recipe: records what it was fitted on and asked to vectorise."""
+
+    def __init__(self, rows: pd.DataFrame, calls: list[list[str]]) -> None:
+        self.davidson = rows.loc[rows["source"] == "davidson", "text"].tolist()
+        self.calls = calls
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return np.array([[t.count("a"), len(t) / 10.0, 1.0] for t in texts], dtype=np.float64)
+
+
+def test_davidson_cv_head_sees_only_the_other_folds(monkeypatch: pytest.MonkeyPatch) -> None:
+    tweets = davidson_classes(LABELLED)
+    folds = 3
+    fold = np.array([stable_bucket(g) % folds for g in tweets["group"]])
+    models: list[_FakeModel] = []
+    calls: list[list[str]] = []
+
+    def fake_fit(rows: pd.DataFrame, seed: int) -> _FakeModel:
+        models.append(_FakeModel(rows, calls))
+        return models[-1]
+
+    monkeypatch.setattr(evaluate, "fit_hostility", fake_fit)
+    cv = davidson_cv(load_corpus(LABELLED), LABELLED, folds=folds)
+    assert cv["n"] == len(tweets)
+    assert set(cv["class_f1"]) == {"hate", "offensive", "neither"}
+    used = [k for k in range(folds) if (fold != k).any() and (fold == k).any()]
+    assert len(models) == len(used) and len(calls) == 2 * len(used)
+    for i, k in enumerate(used):
+        assert models[i].davidson == tweets.loc[fold != k, "text"].tolist()  # the refit's
+        assert calls[2 * i] == tweets.loc[fold != k, "text"].tolist()  # the head's training rows
+        assert calls[2 * i + 1] == tweets.loc[fold == k, "text"].tolist()  # only predicted
 
 
 # --------------------------------------------------------------------------- end to end
