@@ -3,20 +3,26 @@
 Flow: ``train -> evaluate -> **model bundle (models/)** -> score``. A bundle holds
 ``pipeline.pkl.gz`` (the fitted :class:`~moderation.model.HostilityModel` and off-topic scorer),
 ``compiled.npz`` (the hostility model as plain arrays for :mod:`moderation.fastscore`),
+``offtopic.npz`` (the off-topic scorer as plain arrays for :mod:`moderation.offtopicarrays`),
 ``manifest.json`` (versions, SHA-256 of every file, labels, thresholds, training sources with
 licences, held-out metrics) and ``MODEL_CARD.md``. Loading checks the manifest, the hashes and
 the scikit-learn version *before* reading anything else, and every failure is a
 :class:`~moderation.errors.ModelLoadError` that says what is wrong and how to fix it.
 
-Scoring needs only ``compiled.npz`` (read without pickle), so loading is fast and imports
-neither scikit-learn nor pandas: the arrays are read at load, and the
+Scoring needs only ``compiled.npz`` and ``offtopic.npz`` (read without pickle), so loading is
+fast and imports neither scikit-learn nor pandas: the hostility arrays are read at load, and the
 :class:`~moderation.model.HostilityModel` over them (which imports pandas) is built when first
 used, while :meth:`moderation.moderator.Moderator.score_one` scores from the arrays directly
-(:mod:`moderation.single`). The pipeline file is unpickled the first time something needs it
-(the off-topic scorer for comments that have an article, parent or thread to compare with, the
-scikit-learn reference engine, retraining), from bytes whose hash is checked again. Bundles
-written before ``compiled.npz`` existed still load: their model is unpickled at once and
-compiled on first use.
+(:mod:`moderation.single`). The off-topic arrays are read, from bytes whose hash is checked
+again, the first time a comment has an article, parent or thread to compare with. The
+pipeline file is unpickled only when something needs the fitted scikit-learn objects (the
+reference engine, retraining, :attr:`Bundle.fitted_off_topic`), from bytes whose hash is
+checked again. Bundles written before ``compiled.npz`` existed still load: their model is
+unpickled at once and compiled on first use; bundles without ``offtopic.npz`` score off-topic
+with the pickled scorer, and :func:`add_off_topic_arrays` adds the file to them. Why: reading
+the pickled off-topic scorer imports scikit-learn (and with it ``scipy.stats``) and unpickles
+the whole pipeline, about 1.1 CPU s of serial time before a batch run's first chunk; its
+arrays take a few milliseconds.
 
 Format 2 (this code writes it) stores the pipeline as a protocol-5 pickle written by the C
 pickler, compressed with gzip level 6 (``pipeline.pkl.gz``, named in the manifest's
@@ -75,10 +81,12 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST",
     "MODEL_CARD",
+    "OFF_TOPIC",
     "PIPELINE",
     "PIPELINE_V1",
     "READ_FORMATS",
     "Bundle",
+    "add_off_topic_arrays",
     "default_bundle_path",
     "load_bundle",
     "save_bundle",
@@ -88,7 +96,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Directory name of the default model under ``<repo root>/models/``.
-DEFAULT_BUNDLE_NAME = "hostility-2026-11-30"
+DEFAULT_BUNDLE_NAME = "hostility-2026-11-30b"
 #: Bundle layout version this code writes.
 FORMAT_VERSION = 2
 #: Bundle layout versions this code reads (1: the pipeline pickled by joblib).
@@ -103,6 +111,11 @@ PIPELINE_V1 = "pipeline.joblib"
 PICKLE_PROTOCOL = 5
 GZIP_LEVEL = 6
 COMPILED = "compiled.npz"
+#: The off-topic scorer as plain arrays (``moderation.offtopicarrays``), named in the manifest's
+#: ``off_topic_compiled`` entry.
+OFF_TOPIC = "offtopic.npz"
+#: Array layout of ``offtopic.npz`` this code reads (``offtopicarrays.OFFTOPIC_FORMAT``).
+OFF_TOPIC_FORMAT = 1
 MANIFEST = "manifest.json"
 MODEL_CARD = "MODEL_CARD.md"
 
@@ -149,6 +162,56 @@ class _Pipeline:
     def hostility(self) -> HostilityModel:
         model: HostilityModel = self()["hostility"]
         return model
+
+
+class _OffTopicArrays:
+    """``offtopic.npz`` of a verified bundle: the off-topic scorer built over its arrays once,
+    when first needed, from bytes whose hash is checked again (as the pipeline's are).
+
+    Picklable (worker processes get the path, not the loaded arrays or the lock).
+    """
+
+    def __init__(self, path: Path, sha256: str) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self._scorer: Any = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["sha256"])  # type: ignore[misc]
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._scorer is None:
+                self._scorer = _read_off_topic(self.path, self.sha256)
+            return self._scorer
+
+
+def _read_off_topic(path: Path, expected: str) -> Any:
+    """The off-topic scorer over ``offtopic.npz`` (read with NumPy, never unpickled)."""
+    import io
+
+    from moderation.offtopic import OffTopicScorer
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = None
+    actual = "nothing (the file is missing)" if data is None else hashlib.sha256(data).hexdigest()
+    if data is None or actual != expected:
+        raise ModelLoadError(
+            f"{path} does not match its SHA-256 in {MANIFEST} (expected {expected}, found "
+            f"{actual}): the file was altered or damaged after the bundle was loaded; "
+            f"{_retrain_hint()}"
+        )
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as found:
+            return OffTopicScorer.from_arrays({name: found[name] for name in found.files})
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ModelLoadError(f"{path} cannot be read ({exc}); {_retrain_hint()}") from exc
 
 
 #: The arrays of ``compiled.npz`` by name (see ``CompiledModel.to_arrays``).
@@ -217,14 +280,16 @@ class Bundle:
     """A loaded, verified model bundle.
 
     ``arrays`` holds ``compiled.npz`` (``None`` for a bundle written before it existed);
-    ``hostility`` is built over them on first access, ``off_topic`` is unpickled from the
-    pipeline file on first access (see the module notes).
+    ``hostility`` is built over them on first access. ``off_topic`` is built over
+    ``offtopic.npz`` on first access, or unpickled from the pipeline file for a bundle without
+    it (see the module notes).
     """
 
     path: Path
     manifest: dict[str, Any]
     pipeline: _Pipeline = field(repr=False)
     arrays: Arrays | None = field(default=None, repr=False)
+    off_topic_arrays: _OffTopicArrays | None = field(default=None, repr=False)
 
     @cached_property
     def hostility(self) -> HostilityModel:
@@ -277,7 +342,19 @@ class Bundle:
 
     @property
     def off_topic(self) -> Any:
-        """The fitted off-topic scorer."""
+        """The off-topic scorer: over ``offtopic.npz`` when the bundle has it (no scikit-learn),
+        else the pickled one (the same scores either way)."""
+        if self.off_topic_arrays is not None:
+            return self.off_topic_arrays()
+        return self.fitted_off_topic
+
+    @property
+    def fitted_off_topic(self) -> Any:
+        """The off-topic scorer as fitted (scikit-learn objects; unpickles the pipeline).
+
+        What retraining from a bundle should carry over (with its metrics); scoring uses
+        :attr:`off_topic`.
+        """
         return self.pipeline()["off_topic"]
 
     @property
@@ -346,7 +423,7 @@ def save_bundle(
     Parameters
     ----------
     path
-        Bundle directory to create (e.g. ``models/hostility-2026-11-30``).
+        Bundle directory to create (e.g. ``models/hostility-2026-11-30b``).
     hostility
         The fitted hostility model.
     off_topic
@@ -365,12 +442,17 @@ def save_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     compiled = hostility.compiled()
     portable = hostility.portable()
+    off_topic_arrays = _off_topic_arrays(off_topic)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp creates 0700; a bundle is read by other users and CI
         _write_pipeline(tmp / PIPELINE, {"hostility": portable, "off_topic": off_topic})
         with (tmp / COMPILED).open("wb") as handle:
             np.savez_compressed(handle, allow_pickle=False, **compiled.to_arrays())
+        names = [PIPELINE, COMPILED, MODEL_CARD]
+        if off_topic_arrays is not None:
+            _write_off_topic(tmp / OFF_TOPIC, off_topic_arrays)
+            names.append(OFF_TOPIC)
         (tmp / MODEL_CARD).write_text(card, encoding="utf-8")
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -392,9 +474,12 @@ def save_bundle(
                 },
                 "n_features": int(compiled.coef64().shape[0]),
             },
-            "files": {
-                name: sha256_file(tmp / name) for name in sorted((PIPELINE, COMPILED, MODEL_CARD))
-            },
+            **(
+                {"off_topic_compiled": _off_topic_entry(off_topic_arrays)}
+                if off_topic_arrays is not None
+                else {}
+            ),
+            "files": {name: sha256_file(tmp / name) for name in sorted(names)},
         }
         (tmp / MANIFEST).write_text(
             json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
@@ -405,6 +490,37 @@ def save_bundle(
         raise
     logger.info("wrote model bundle %s", path)
     return path
+
+
+def _off_topic_arrays(off_topic: Any) -> dict[str, npt.NDArray[Any]] | None:
+    """The off-topic scorer's arrays, or ``None`` for a scorer that cannot be compiled (a
+    stand-in, or settings :mod:`moderation.offtopicarrays` does not reproduce: such a bundle
+    scores off-topic with its pickle, as bundles did before ``offtopic.npz``)."""
+    to_arrays = getattr(off_topic, "to_arrays", None)
+    if to_arrays is None:
+        return None
+    try:
+        arrays: dict[str, npt.NDArray[Any]] = to_arrays()
+    except ValueError as exc:
+        logger.warning("the off-topic scorer is stored as a pickle only: %s", exc)
+        return None
+    return arrays
+
+
+def _write_off_topic(path: Path, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+    with path.open("wb") as handle:
+        np.savez_compressed(handle, allow_pickle=False, **arrays)
+
+
+def _off_topic_entry(arrays: Mapping[str, npt.NDArray[Any]]) -> dict[str, Any]:
+    """The manifest's ``off_topic_compiled`` entry."""
+    return {
+        "file": OFF_TOPIC,
+        "format": OFF_TOPIC_FORMAT,
+        "terms": len(arrays["v_idf"]),
+        "trees": len(arrays["t_roots"]),
+        "nodes": len(arrays["t_value"]),
+    }
 
 
 #: The manifest's ``pipeline`` entry of a format-2 bundle.
@@ -493,6 +609,61 @@ def upgrade_bundle(path: str | Path) -> Path:
     return path
 
 
+def add_off_topic_arrays(path: str | Path) -> Path:
+    """Add ``offtopic.npz`` (the off-topic scorer as plain arrays) to a bundle, without retraining.
+
+    Compiles the pickled off-topic scorer (:func:`moderation.offtopicarrays.compile_off_topic`,
+    which scores exactly as it does), writes the arrays beside the other files and adds the
+    manifest's ``off_topic_compiled`` entry and the file's hash; every other file and manifest
+    key is kept as it is. Written atomically, like :func:`save_bundle`. A bundle that has the
+    arrays already gets them written again from its pickle. Bundles from ``moderation train``
+    have them from the start.
+
+    Parameters
+    ----------
+    path
+        The bundle directory (verified by :func:`load_bundle` first).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ModelLoadError
+        If the bundle does not load, or its off-topic scorer cannot be compiled.
+    """
+    path = Path(path)
+    bundle = load_bundle(path)
+    arrays = _off_topic_arrays(bundle.fitted_off_topic)
+    if arrays is None:
+        raise ModelLoadError(
+            f"the off-topic scorer of {path} cannot be stored as arrays (see the log); the "
+            f"bundle keeps scoring off-topic with its pickle"
+        )
+    manifest = dict(bundle.manifest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tmp.chmod(0o755)
+        files: dict[str, str] = {}
+        for name in manifest["files"]:
+            if name != OFF_TOPIC:
+                shutil.copy2(path / name, tmp / name)
+                files[name] = sha256_file(tmp / name)
+        _write_off_topic(tmp / OFF_TOPIC, arrays)
+        files[OFF_TOPIC] = sha256_file(tmp / OFF_TOPIC)
+        manifest["off_topic_compiled"] = _off_topic_entry(arrays)
+        manifest["files"] = dict(sorted(files.items()))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("added %s to model bundle %s", OFF_TOPIC, path)
+    return path
+
+
 def _major_minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
@@ -570,16 +741,45 @@ def load_bundle(path: Path) -> Bundle:
             f"it with `pip install 'scikit-learn=={_major_minor(recorded)}.*'`, or {retrain}"
         )
     pipeline = _Pipeline(path / pipeline_name, str(files[pipeline_name]), int(found))
+    off_topic = _off_topic_loader(path, manifest, files)
     compiled_info = manifest.get("compiled")
     if isinstance(compiled_info, dict) and compiled_info.get("file") in files:
         name = str(compiled_info["file"])
         arrays = _read_compiled(path / name, str(files[name]), manifest)
-        bundle = Bundle(path=path, manifest=manifest, pipeline=pipeline, arrays=arrays)
+        bundle = Bundle(
+            path=path,
+            manifest=manifest,
+            pipeline=pipeline,
+            arrays=arrays,
+            off_topic_arrays=off_topic,
+        )
         bundle.calibration  # noqa: B018 -- malformed maps are a load error, not a scoring one
     else:  # a bundle written before compiled.npz: unpickle now, compile on first use
-        bundle = Bundle(path=path, manifest=manifest, pipeline=pipeline)
+        bundle = Bundle(path=path, manifest=manifest, pipeline=pipeline, off_topic_arrays=off_topic)
         bundle.hostility  # noqa: B018
     return bundle
+
+
+def _off_topic_loader(
+    path: Path, manifest: Mapping[str, Any], files: Mapping[str, Any]
+) -> _OffTopicArrays | None:
+    """The loader of ``offtopic.npz`` when the manifest lists it (``None`` otherwise)."""
+    entry = manifest.get("off_topic_compiled")
+    if not isinstance(entry, dict):
+        return None
+    name = entry.get("file")
+    if not isinstance(name, str) or name not in files or Path(name).name != name:
+        raise ModelLoadError(
+            f"{MANIFEST}: the 'off_topic_compiled' entry names {name!r}, which is not a file "
+            f"listed with its hash; {_retrain_hint()}"
+        )
+    if entry.get("format") != OFF_TOPIC_FORMAT:
+        raise ModelLoadError(
+            f"{path / name} has array format {entry.get('format')!r}, this version reads "
+            f"{OFF_TOPIC_FORMAT}; install the moderation version that wrote the bundle, or "
+            f"{_retrain_hint()}"
+        )
+    return _OffTopicArrays(path / name, str(files[name]))
 
 
 def _pipeline_name(manifest: Mapping[str, Any], format_version: int) -> str:

@@ -49,7 +49,7 @@ rules use.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,6 +195,7 @@ def thread_dynamics(
     scores: pd.DataFrame,
     *,
     settings: Derailment | None = None,
+    stop_words: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Derailment and escalation signals for every comment.
 
@@ -207,6 +208,10 @@ def thread_dynamics(
         ``toxicity``, ``insult`` and ``off_topic`` aligned with ``comments``.
     settings
         Smoothing and thresholds (defaults: :class:`Derailment`).
+    stop_words
+        The words that carry no topic (with ``settings.stop_words``): the off-topic
+        vectoriser's own list (``OffTopicScorer.stop_words``, read from the bundle's arrays),
+        so both leave out the same words; None imports scikit-learn's English list.
 
     Returns
     -------
@@ -228,7 +233,7 @@ def thread_dynamics(
     words = np.full(n, np.nan)
     word_sets: list[frozenset[str]] | None = None
     if topical.any():  # without off-topic scores (score_one, no article) words do not matter
-        found = _topic_word_lists(texts, cfg.stop_words)
+        found = _topic_word_lists(texts, cfg.stop_words, stop_words)
         counts = np.array([len(w) for w in found], dtype=np.int64)  # repeats count
         word_sets = [frozenset(w) for w in found]
         words = np.where(topical, counts, np.nan)
@@ -361,9 +366,19 @@ def topic_word_sets(texts: list[str], stop_words: bool = True) -> list[frozenset
     return [frozenset(w) for w in _topic_word_lists(texts, stop_words)]
 
 
-def _topic_word_lists(texts: list[str], stop_words: bool) -> list[list[str]]:
+def _topic_word_lists(
+    texts: list[str], stop_words: bool, words: Collection[str] | None = None
+) -> list[list[str]]:
     if not stop_words:
         return [_WORD.findall(t.lower()) for t in texts]
+    if words is None:
+        # Imported here: scikit-learn (about 0.6 CPU s with scipy.stats) is loaded only when
+        # no list is given and there are off-topic scores to follow.
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        words = ENGLISH_STOP_WORDS
+    stop = words if isinstance(words, (set, frozenset)) else frozenset(words)
+    return [[w for w in _WORD.findall(t.lower()) if w not in stop] for t in texts]
     # Imported here: scikit-learn is loaded only when there are off-topic scores to follow.
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 

@@ -292,7 +292,7 @@ def retrain_with_feedback(
     save_bundle(
         Path(out_dir),
         hostility=model,
-        off_topic=old.off_topic,
+        off_topic=old.fitted_off_topic,
         manifest_extra=manifest_extra,
         card=card,
     )

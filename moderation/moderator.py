@@ -291,7 +291,9 @@ class Moderator:
         hostility[empty.to_numpy()] = np.nan
         similarity = self._off_topic(valid, context)
         scores = hostility.assign(**{schema.OFF_TOPIC: similarity[schema.OFF_TOPIC]})
-        dynamics = thread_dynamics(valid, scores)
+        dynamics = thread_dynamics(
+            valid, scores, stop_words=self._stop_words(scores[schema.OFF_TOPIC])
+        )
 
         signals = comment_signals(valid, context, scores, author_history=author_history)
         facts = pd.concat(
@@ -342,6 +344,18 @@ class Moderator:
             ", ".join(f"{k} {v}" for k, v in out[schema.ACTION].value_counts().items()),
         )
         return out
+
+    def _stop_words(self, off_topic: pd.Series) -> frozenset[str] | None:
+        """The off-topic vectoriser's stop words, when comments were scored for off-topic.
+
+        Asked only then, so the scorer is loaded already (a lone comment without an article
+        never loads it). None (thread dynamics then import scikit-learn's list) for a stand-in
+        scorer without a list.
+        """
+        if not off_topic.notna().any():
+            return None
+        words = getattr(self.bundle.off_topic, "stop_words", None)
+        return words if isinstance(words, frozenset) and words else None
 
     def _off_topic(self, comments: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
         """``off_topic`` and the similarities behind it (see ``OffTopicScorer.score_frame``).

@@ -47,22 +47,26 @@ import html
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import roc_auc_score
 
 from moderation import schema
 from moderation.errors import TrainingError
 from moderation.schema import resolve_parents
+
+# scikit-learn is imported where fitting and evaluating need it: a bundle's scorer runs on plain
+# arrays without it (moderation.offtopicarrays), and importing it costs ~0.6 CPU s per run.
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from moderation.offtopicarrays import ArrayVectorizer
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +201,11 @@ class OffTopicScorer:
 
     Attributes
     ----------
-    vectorizer : TfidfVectorizer
-        Word TF-IDF fitted on background text, so rare, distinctive words weigh more.
-    classifier : HistGradientBoostingClassifier
+    vectorizer : TfidfVectorizer or ArrayVectorizer
+        Word TF-IDF fitted on background text, so rare, distinctive words weigh more (a
+        scorer read from a bundle's arrays holds the same as plain arrays, see
+        :mod:`moderation.offtopicarrays`).
+    classifier : HistGradientBoostingClassifier or ArrayTrees
         Fitted on :attr:`feature_names` of self-supervised intruder data.
     metrics : dict
         Held-out metrics recorded when the scorer was fitted.
@@ -208,7 +214,7 @@ class OffTopicScorer:
         pickled before it had this attribute reads :data:`BASE_FEATURES`).
     """
 
-    vectorizer: TfidfVectorizer
+    vectorizer: TfidfVectorizer | ArrayVectorizer
     classifier: Any
     metrics: dict[str, Any] = field(default_factory=dict)
     feature_names: tuple[str, ...] = FEATURES
@@ -217,6 +223,35 @@ class OffTopicScorer:
         """Unpickle; a scorer fitted before ``feature_names`` existed used :data:`BASE_FEATURES`."""
         state.setdefault("feature_names", BASE_FEATURES)
         self.__dict__.update(state)
+
+    @property
+    def stop_words(self) -> frozenset[str]:
+        """The words the vectoriser leaves out (``stop_words="english"`` when fitted).
+
+        Thread dynamics count a comment's topic words without them, so both agree on what can
+        carry a topic, and a batch run needs no scikit-learn import to know them.
+        """
+        vectorizer: Any = self.vectorizer
+        found = (
+            vectorizer.stop_words
+            if isinstance(vectorizer.stop_words, frozenset)
+            else vectorizer.get_stop_words()
+        )
+        return frozenset(found or ())
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The fitted scorer as plain arrays (``offtopicarrays.compile_off_topic``)."""
+        from moderation.offtopicarrays import compile_off_topic
+
+        return compile_off_topic(self.vectorizer, self.classifier, self.feature_names)
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> OffTopicScorer:
+        """A scorer over :meth:`to_arrays` output: same scores, no scikit-learn needed."""
+        from moderation.offtopicarrays import read_off_topic
+
+        vectorizer, trees, names = read_off_topic(arrays)
+        return cls(vectorizer, trees, feature_names=names)
 
     def features(self, table: ThreadTable) -> pd.DataFrame:
         """The :data:`FEATURES` of every comment in ``table``.
@@ -632,6 +667,9 @@ def fit_off_topic(
     train = [t for t, h in zip(threads, held_out, strict=True) if not h]
     test = [t for t, h in zip(threads, held_out, strict=True) if h]
 
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     texts = training_texts(background_texts, train, test)
     vectorizer = TfidfVectorizer(
         sublinear_tf=True, stop_words="english", min_df=2, max_features=60_000, dtype=np.float32
@@ -694,6 +732,8 @@ def heldout_intruders(
     replies), kept so numbers stay comparable across versions;
     ``intruders_heldout_similar`` only similar-thread donors, the hard case.
     """
+    from sklearn.metrics import roc_auc_score
+
     near = similar_threads(scorer.vectorizer, threads)
     recipes = (  # name, neighbours, similar_share, follow_on
         ("intruders_heldout", near, 0.25, 0.5),
@@ -728,6 +768,8 @@ def _stratified_auc(rows: pd.DataFrame, proba: Floats) -> float:
     The pooled AUC also rewards knowing that intruders are mostly replies (an
     artefact of the worlds); within a stratum only the content can rank them.
     """
+    from sklearn.metrics import roc_auc_score
+
     strata = rows[list(STRATA)].fillna(-1.0).astype(str).agg("|".join, axis=1).to_numpy()
     labels = rows["label"].to_numpy()
     aucs = [
@@ -772,6 +814,8 @@ def evaluate_semeval(scorer: OffTopicScorer, path: Path) -> dict[str, Any]:
     Not English and Other). The scorer gives one number, so two cut-points
     turn it into the three classes; they are chosen on the dev set.
     """
+    from sklearn.metrics import roc_auc_score
+
     dev_table, dev = semeval_table(path, "dev")
     test_table, test = semeval_table(path, "test")
     dev_scores = np.nan_to_num(scorer.score_table(dev_table), nan=0.5)
@@ -828,6 +872,8 @@ def _flat_table(texts: list[str], threads: list[str]) -> ThreadTable:
 
 
 def _auc(labels: npt.NDArray[Any], scores: Floats) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
     ok = ~np.isnan(scores)
     return {
         "roc_auc": round(float(roc_auc_score(labels[ok], scores[ok])), 4),

@@ -10,17 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
-from bundle_fixtures import TEXTS, StubOffTopic, small_model
+from bundle_fixtures import TEXTS, StubOffTopic, small_model, small_off_topic, thread_frames
 
 from moderation import bundle as bundle_module
 from moderation.bundle import (
     FORMAT_VERSION,
     MANIFEST,
     MODEL_CARD,
+    OFF_TOPIC,
     PIPELINE,
     PIPELINE_V1,
+    add_off_topic_arrays,
     load_bundle,
     save_bundle,
     sha256_file,
@@ -28,6 +31,9 @@ from moderation.bundle import (
 )
 from moderation.errors import ModelLoadError
 from moderation.model import HostilityModel
+from moderation.offtopic import OffTopicScorer
+from moderation.offtopicarrays import ArrayVectorizer
+from moderation.schema import OFF_TOPIC as OFF_TOPIC_COLUMN
 
 CARD = f"# Model card\n\n`{PIPELINE_V1}` is a pickle. Load only bundles you trust.\n"
 
@@ -231,3 +237,187 @@ def test_a_failed_upgrade_leaves_the_format_1_bundle(
         upgrade_bundle(saved)
     assert {p.name: p.read_bytes() for p in saved.iterdir()} == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]
+
+
+# --- the off-topic scorer as plain arrays (offtopic.npz) --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def off_topic() -> OffTopicScorer:
+    return small_off_topic()
+
+
+@pytest.fixture
+def with_arrays(tmp_path: Path, model: HostilityModel, off_topic: OffTopicScorer) -> Path:
+    return save_bundle(
+        tmp_path / "arrays",
+        hostility=model,
+        off_topic=off_topic,
+        manifest_extra={"metrics": {"auc": 0.9}},
+        card=CARD,
+    )
+
+
+def strip_off_topic_arrays(path: Path) -> None:
+    """Make ``path`` look like a bundle written before ``offtopic.npz`` existed."""
+    manifest = read_manifest(path)
+    del manifest["off_topic_compiled"]
+    del manifest["files"][OFF_TOPIC]
+    (path / OFF_TOPIC).unlink()
+    write_manifest(path, manifest)
+
+
+def test_a_fitted_off_topic_scorer_is_stored_as_arrays(with_arrays: Path) -> None:
+    manifest = read_manifest(with_arrays)
+    assert manifest["off_topic_compiled"]["file"] == OFF_TOPIC
+    assert manifest["files"][OFF_TOPIC] == sha256_file(with_arrays / OFF_TOPIC)
+    with np.load(with_arrays / OFF_TOPIC, allow_pickle=False) as found:
+        assert "t_roots" in found.files and "v_idf" in found.files
+    loaded = load_bundle(with_arrays)
+    assert isinstance(loaded.off_topic.vectorizer, ArrayVectorizer)
+    assert not isinstance(loaded.fitted_off_topic.vectorizer, ArrayVectorizer)
+    valid, context = thread_frames()
+    got = loaded.off_topic.score_frame(valid, context)
+    assert got[OFF_TOPIC_COLUMN].notna().all()
+    pd.testing.assert_frame_equal(
+        got, loaded.fitted_off_topic.score_frame(valid, context), check_exact=True
+    )
+
+
+def test_a_stand_in_scorer_is_stored_as_a_pickle_only(saved: Path) -> None:
+    assert not (saved / OFF_TOPIC).exists()
+    assert "off_topic_compiled" not in read_manifest(saved)
+    assert isinstance(load_bundle(saved).off_topic, StubOffTopic)
+
+
+def test_a_bundle_without_off_topic_arrays_scores_with_its_pickle_and_gains_them(
+    with_arrays: Path,
+) -> None:
+    strip_off_topic_arrays(with_arrays)
+    before = load_bundle(with_arrays)
+    assert before.off_topic_arrays is None
+    assert not isinstance(before.off_topic.vectorizer, ArrayVectorizer)
+    valid, context = thread_frames()
+    want = before.off_topic.score_frame(valid, context)
+    kept = {name: sha256_file(with_arrays / name) for name in read_manifest(with_arrays)["files"]}
+    old_manifest = read_manifest(with_arrays)
+
+    assert add_off_topic_arrays(with_arrays) == with_arrays
+    manifest = read_manifest(with_arrays)
+    assert manifest["files"] == {**kept, OFF_TOPIC: sha256_file(with_arrays / OFF_TOPIC)}
+    assert {k: v for k, v in manifest.items() if k not in ("files", "off_topic_compiled")} == {
+        k: v for k, v in old_manifest.items() if k != "files"
+    }
+    after = load_bundle(with_arrays)
+    assert isinstance(after.off_topic.vectorizer, ArrayVectorizer)
+    pd.testing.assert_frame_equal(after.off_topic.score_frame(valid, context), want)
+    assert not list(with_arrays.parent.glob(f".{with_arrays.name}*"))  # no leftovers
+
+
+def test_adding_arrays_to_a_stand_in_scorer_is_refused(saved: Path) -> None:
+    before = {name: sha256_file(saved / name) for name in read_manifest(saved)["files"]}
+    with pytest.raises(ModelLoadError, match="cannot be stored as arrays"):
+        add_off_topic_arrays(saved)
+    assert {name: sha256_file(saved / name) for name in read_manifest(saved)["files"]} == before
+
+
+def test_off_topic_arrays_damaged_after_load_are_caught_on_first_use(with_arrays: Path) -> None:
+    loaded = load_bundle(with_arrays)
+    (with_arrays / OFF_TOPIC).write_bytes(b"not an npz")
+    with pytest.raises(ModelLoadError, match=rf"{OFF_TOPIC} does not match its SHA-256"):
+        loaded.off_topic  # noqa: B018
+
+
+def test_off_topic_arrays_damaged_before_load_are_named(with_arrays: Path) -> None:
+    (with_arrays / OFF_TOPIC).write_bytes(b"not an npz")
+    with pytest.raises(ModelLoadError, match=rf"{OFF_TOPIC} does not match its SHA-256"):
+        load_bundle(with_arrays)
+
+
+def test_unreadable_off_topic_arrays_are_a_load_error(with_arrays: Path) -> None:
+    (with_arrays / OFF_TOPIC).write_bytes(b"not an npz")
+    manifest = read_manifest(with_arrays)
+    manifest["files"][OFF_TOPIC] = sha256_file(with_arrays / OFF_TOPIC)
+    write_manifest(with_arrays, manifest)
+    with pytest.raises(ModelLoadError, match=rf"{OFF_TOPIC} cannot be read"):
+        load_bundle(with_arrays).off_topic  # noqa: B018
+
+
+@pytest.mark.parametrize("entry", [{"file": OFF_TOPIC, "format": 99}, {"file": "../x.npz"}])
+def test_an_off_topic_entry_this_version_cannot_read_is_a_load_error(
+    with_arrays: Path, entry: dict[str, Any]
+) -> None:
+    manifest = read_manifest(with_arrays)
+    manifest["off_topic_compiled"] = entry
+    write_manifest(with_arrays, manifest)
+    with pytest.raises(ModelLoadError, match=r"off_topic_compiled|array format 99"):
+        load_bundle(with_arrays)
+
+
+def test_a_pickled_bundle_reads_its_off_topic_arrays_again(with_arrays: Path) -> None:
+    loaded = load_bundle(with_arrays)
+    loaded.off_topic  # noqa: B018
+    again = pickle.loads(pickle.dumps(loaded))
+    assert again.off_topic_arrays is not None
+    assert again.off_topic_arrays._scorer is None  # the path and hash travel, not the arrays
+    valid, context = thread_frames()
+    pd.testing.assert_frame_equal(
+        again.off_topic.score_frame(valid, context), loaded.off_topic.score_frame(valid, context)
+    )
+
+
+NO_SKLEARN = """
+import sys
+import pandas as pd
+from moderation import Moderator
+moderator = Moderator.load(sys.argv[1])
+comments = pd.read_csv(sys.argv[2], dtype=str, keep_default_na=False)
+articles = pd.read_csv(sys.argv[3], dtype=str, keep_default_na=False)
+out = moderator.score(comments, articles)
+assert out["off_topic"].notna().any()
+print(sorted({m.split(".")[0] for m in sys.modules if m.startswith(("sklearn", "joblib"))}))
+"""
+
+
+def test_scoring_with_off_topic_arrays_imports_no_scikit_learn(tmp_path: Path) -> None:
+    """``Moderator.score`` on the default bundle (given its arrays) and the example thread."""
+    import shutil
+    import subprocess
+    import sys
+
+    from moderation.bundle import default_bundle_path
+
+    bundle = default_bundle_path()
+    if not (bundle / OFF_TOPIC).exists():
+        bundle = Path(shutil.copytree(bundle, tmp_path / bundle.name))
+        add_off_topic_arrays(bundle)
+    example = Path(__file__).resolve().parent.parent / "data" / "examples" / "azerbaijan-csto"
+    done = subprocess.run(
+        [sys.executable, "-c", NO_SKLEARN, str(bundle), str(example / "comments.csv"),
+         str(example / "articles.csv")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_off_topic_scoring_from_arrays_imports_no_scikit_learn(with_arrays: Path) -> None:
+    """The off-topic part alone (what this bundle layout controls), in a fresh process."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from moderation.bundle import load_bundle
+sys.path.insert(0, sys.argv[2])
+from bundle_fixtures import thread_frames
+valid, context = thread_frames()
+load_bundle(sys.argv[1]).off_topic.score_frame(valid, context)
+print(sorted({m.split(".")[0] for m in sys.modules if m.startswith(("sklearn", "joblib"))}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(with_arrays), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

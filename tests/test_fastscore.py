@@ -353,7 +353,7 @@ def test_loading_reads_arrays_and_unpickles_only_on_demand() -> None:
     assert bundle.hostility.predict(["you idiot"]).shape == (1, len(schema.LABELS))
     assert bundle.hostility.spans("Nice. You stupid idiot.", "toxicity", 0.3)
     assert bundle.pipeline._payload is None
-    assert bundle.off_topic is not None  # first use unpickles
+    assert bundle.fitted_off_topic is not None  # first use unpickles
     assert bundle.pipeline._payload is not None
 
 

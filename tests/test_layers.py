@@ -26,6 +26,7 @@ LAYERS = [
     "thread",
     "features",
     "fastscore",  # scikit-learn-free scoring of a fitted model (vectorised NumPy)
+    "offtopicarrays",  # the off-topic scorer as plain arrays (no scikit-learn)
     "calibration",  # monotone score maps; the model applies them, training fits them
     "corpus",
     "robustness",  # evasion and dilution probes of a model on held-out data

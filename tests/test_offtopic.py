@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -24,7 +26,7 @@ from moderation.offtopic import (
     similar_threads,
     training_texts,
 )
-from moderation.schema import validate_comments
+from moderation.schema import OFF_TOPIC, validate_comments
 from moderation.thread import attach_context
 
 THREADS = [
@@ -293,3 +295,229 @@ def test_cross_domain_sets_read_their_real_schemas(scorer: OffTopicScorer, tmp_p
     assert out["c3_non_relevant"]["positives"] == 2
     assert out["youtube_spam"]["n"] == 8
     assert 0 <= out["youtube_spam"]["roc_auc"] <= 1
+
+
+# --- the scorer as plain arrays (moderation.offtopicarrays) ----------------------------------
+
+
+def compiled(scorer: OffTopicScorer) -> OffTopicScorer:
+    """The scorer rebuilt from its arrays after a trip through ``numpy.savez`` (no pickles)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, allow_pickle=False, **scorer.to_arrays())
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as found:
+        return OffTopicScorer.from_arrays({name: found[name] for name in found.files})
+
+
+def assert_same_scores(fitted: OffTopicScorer, table_: ThreadTable) -> None:
+    """Features and scores of the compiled scorer equal the fitted one's, bit for bit."""
+    arrays = compiled(fitted)
+    want, got = fitted.features(table_), arrays.features(table_)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    np.testing.assert_array_equal(arrays.score_table(table_), fitted.score_table(table_))
+
+
+WORDS = [
+    "budget", "Schools", "ROADS", "final", "penalties", "coast", "storm", "mayor", "transit",
+    "Azerbaijan", "treaty", "the", "and", "you", "i", "a", "über", "ÉCOLE", "straße", "İstanbul",
+    "naïve", "x_y", "42", "3d", "l33t", "日本語", "ǅemal", "Ωmega", "K", "ﬁnal",
+]  # fmt: skip
+SEPARATORS = [" ", "  ", ", ", ". ", "? ", "!\n", "'", "-", "\t", "…", "—"]
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    """Comments over words the fixture vocabulary has and hasn't, with odd case and Unicode."""
+    parts = draw(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS))))
+    noise = draw(st.text(max_size=8))
+    return "".join(w + s for w, s in parts) + noise
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> ThreadTable:
+    """Random threads: replies to earlier comments, articles or none, authors known or not."""
+    n = draw(st.integers(1, 12))
+    n_threads = draw(st.integers(1, 3))
+    thread = np.array([draw(st.integers(0, n_threads - 1)) for _ in range(n)], dtype=np.int64)
+    parent = np.array([draw(st.integers(-1, i - 1)) if i else -1 for i in range(n)], dtype=np.int64)
+    root = parent.copy()
+    for i in range(n):
+        root[i] = -1 if parent[i] < 0 else (root[parent[i]] if root[parent[i]] >= 0 else parent[i])
+    articles = [draw(st.one_of(st.just(""), texts())) for _ in range(n_threads)]
+    by_author = np.array(
+        [draw(st.sampled_from([0.0, 1.0, np.nan])) for _ in range(n)], dtype=np.float64
+    )
+    return ThreadTable(
+        [draw(texts()) for _ in range(n)], thread, parent, root, articles, by_author=by_author
+    )
+
+
+def test_compiled_scorer_scores_the_fixture_threads_exactly(scorer: OffTopicScorer) -> None:
+    texts_ = [c for _, _, cs in THREADS for c in cs] + SHARED_TEXTS
+    thread = [t for t, (_, _, cs) in enumerate(THREADS) for _ in cs] + [len(THREADS)] * 4
+    parent = list(range(-1, len(texts_) - 1))
+    articles = [a for _, a, _ in THREADS] + [SHARED_ARTICLE]
+    assert_same_scores(scorer, table(texts_, articles, thread, [-1] * len(texts_)))
+    assert_same_scores(scorer, table(texts_, [""] * len(articles), thread, parent))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=tables())
+def test_compiled_scorer_equals_the_fitted_one_on_generated_threads(
+    scorer: OffTopicScorer, generated: ThreadTable
+) -> None:
+    assert_same_scores(scorer, generated)
+
+
+@settings(max_examples=200, deadline=None)
+@given(docs=st.lists(texts(), min_size=1, max_size=8))
+def test_compiled_vectoriser_gives_scikit_learns_matrix(
+    scorer: OffTopicScorer, docs: list[str]
+) -> None:
+    want = scorer.vectorizer.transform(docs)
+    got = compiled(scorer).vectorizer.transform(docs)
+    assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_long_rows_are_normalised_as_scikit_learn_sums_them() -> None:
+    """Rows of hundreds of words: a pairwise sum of the squares could differ in the last bit."""
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}x" for i in range(3000)]
+    docs = [" ".join(rng.choice(vocabulary, size=int(rng.integers(1, 900)))) for _ in range(60)]
+    fitted = TfidfVectorizer(sublinear_tf=True, dtype=np.float32).fit(docs)
+    fake = OffTopicScorer(fitted, _Trees(), feature_names=("a",))
+    got = compiled(fake).vectorizer.transform(docs)
+    want = fitted.transform(docs)
+    np.testing.assert_array_equal(got.data, want.data)
+    np.testing.assert_array_equal(got.indices, want.indices)
+
+
+class _Trees:
+    """The smallest fitted binary classifier the compiler accepts: one feature, one split."""
+
+    def __init__(self) -> None:
+        rows = np.array([[0.0], [1.0], [np.nan], [2.0]] * 10)
+        self.fitted = HistGradientBoostingClassifier(max_iter=3, min_samples_leaf=1).fit(
+            rows, np.array([0, 1, 1, 0] * 10)
+        )
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.fitted, name)
+
+
+def test_compiled_trees_split_at_thresholds_and_send_missing_values_as_fitted(
+    scorer: OffTopicScorer,
+) -> None:
+    """Values exactly at a threshold go left (``<=``); NaN goes where each node says."""
+    from moderation.offtopicarrays import ArrayTrees
+
+    trees = ArrayTrees.from_classifier(scorer.classifier)
+    inner = ~trees.leaf
+    n_features = trees.n_features_in_
+    rows = np.zeros((4 * int(inner.sum()), n_features))
+    for k, (f, t) in enumerate(zip(trees.feature[inner], trees.threshold[inner], strict=True)):
+        rows[4 * k : 4 * k + 4, f] = [t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf), np.nan]
+    rows[::7] = np.nan  # whole rows missing too
+    want = scorer.classifier.predict_proba(rows)
+    np.testing.assert_array_equal(trees.predict_proba(rows), want)
+
+
+def test_compiled_scorer_explains_like_the_fitted_one(scorer: OffTopicScorer) -> None:
+    arrays = compiled(scorer)
+    for text, article, chain in [
+        ("The mayor will win re-election easily", SHARED_ARTICLE, ["mayor transit plan"]),
+        ("Azerbaijan food is great", SHARED_ARTICLE, ["Azerbaijan food great weather"]),
+        ("", "", [""]),
+    ]:
+        assert arrays.explain(text, article, chain) == scorer.explain(text, article, chain)
+
+
+def test_compiled_scorer_pickles(scorer: OffTopicScorer) -> None:
+    arrays = compiled(scorer)
+    docs = SHARED_TEXTS
+    again = pickle.loads(pickle.dumps(arrays))
+    np.testing.assert_array_equal(
+        again.vectorizer.transform(docs).data, arrays.vectorizer.transform(docs).data
+    )
+
+
+@pytest.mark.parametrize(
+    "vectorizer",
+    [
+        TfidfVectorizer(ngram_range=(1, 2)),
+        TfidfVectorizer(analyzer="char_wb"),
+        TfidfVectorizer(strip_accents="unicode"),
+        TfidfVectorizer(binary=True),
+    ],
+)
+def test_settings_the_arrays_cannot_reproduce_are_refused(
+    scorer: OffTopicScorer, vectorizer: TfidfVectorizer
+) -> None:
+    vectorizer.fit(SHARED_TEXTS)
+    with pytest.raises(ValueError, match="cannot be compiled"):
+        OffTopicScorer(vectorizer, scorer.classifier).to_arrays()
+
+
+def test_damaged_arrays_are_a_value_error(scorer: OffTopicScorer) -> None:
+    arrays = scorer.to_arrays()
+    with pytest.raises(ValueError, match="lack 't_roots'"):
+        OffTopicScorer.from_arrays({k: v for k, v in arrays.items() if k != "t_roots"})
+    with pytest.raises(ValueError, match="format 9"):
+        OffTopicScorer.from_arrays({**arrays, "format": np.array([9])})
+    bad = arrays["t_left"].copy()
+    bad[bad >= 0] = 10**6
+    with pytest.raises(ValueError, match="outside"):
+        OffTopicScorer.from_arrays({**arrays, "t_left": bad})
+
+
+def test_stop_words_are_the_vectorisers() -> None:
+    """Thread dynamics take the scorer's list, which equals scikit-learn's English one."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from moderation import Moderator
+
+    scorer = Moderator.load().bundle.off_topic
+    assert scorer.stop_words == ENGLISH_STOP_WORDS
+    assert OffTopicScorer.from_arrays(scorer.to_arrays()).stop_words == ENGLISH_STOP_WORDS
+
+
+# --- parity on real threads with the default bundle's scorer ----------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "examples" / "azerbaijan-csto"
+BENCH_EXPORT = (
+    Path(__file__).resolve().parent.parent / "bench" / ".cache" / "corpus-v2-20000-s0-export.csv"
+)
+
+
+@pytest.fixture(scope="module")
+def default_scorer() -> OffTopicScorer:
+    from moderation.bundle import default_bundle_path, load_bundle
+
+    fitted: OffTopicScorer = load_bundle(default_bundle_path()).fitted_off_topic
+    return fitted
+
+
+@pytest.mark.parametrize("source", ["example", "bench"])
+def test_default_scorer_compiled_scores_real_threads_exactly(
+    default_scorer: OffTopicScorer, source: str
+) -> None:
+    """The example thread (with its article) and, when built, the 20,000-comment bench export."""
+    if source == "bench" and not BENCH_EXPORT.is_file():
+        pytest.skip("bench corpus not built (see bench/README.md)")
+    articles = None
+    if source == "example":
+        comments = pd.read_csv(EXAMPLE / "comments.csv", dtype=str, keep_default_na=False)
+        articles = pd.read_csv(EXAMPLE / "articles.csv", dtype=str, keep_default_na=False)
+    else:
+        comments = pd.read_csv(BENCH_EXPORT, dtype=str, keep_default_na=False)
+    valid = validate_comments(comments)
+    context = attach_context(valid, articles)
+    want = default_scorer.score_frame(valid, context)
+    got = compiled(default_scorer).score_frame(valid, context)
+    assert want[OFF_TOPIC].notna().any()
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    np.testing.assert_allclose(got[OFF_TOPIC], want[OFF_TOPIC], rtol=0, atol=1e-9)
