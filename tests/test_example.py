@@ -26,9 +26,9 @@ MILD_INSULTS = pytest.mark.xfail(
     reason=(
         "known model gap (issue #3): the mild insults in c08 ('some insane person') and c10 "
         "('Zionist troll', 'naive and uneducated') score below the heated but civil c04 "
-        "(toxicity 0.14 / 0.14 vs 0.25); sentence scoring, span phrases, reweighting and a larger "
-        "sentence weight were measured and did not fix it without hurting held-out data "
-        "(data/README.md)"
+        "(toxicity 0.17 / 0.18 vs 0.20 with hostility-2026-11-30b); sentence scoring, span "
+        "phrases, reweighting, a larger sentence weight and mild-insult templates were measured "
+        "and did not fix it without hurting held-out data (data/README.md)"
     ),
 )
 
