@@ -196,17 +196,7 @@ def _read_off_topic(path: Path, expected: str) -> Any:
 
     from moderation.offtopic import OffTopicScorer
 
-    try:
-        data = path.read_bytes()
-    except OSError:
-        data = None
-    actual = "nothing (the file is missing)" if data is None else hashlib.sha256(data).hexdigest()
-    if data is None or actual != expected:
-        raise ModelLoadError(
-            f"{path} does not match its SHA-256 in {MANIFEST} (expected {expected}, found "
-            f"{actual}): the file was altered or damaged after the bundle was loaded; "
-            f"{_retrain_hint()}"
-        )
+    data = _read_checked(path, expected)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as found:
             return OffTopicScorer.from_arrays({name: found[name] for name in found.files})
@@ -844,9 +834,9 @@ def _read_compiled(path: Path, sha256: str, manifest: dict[str, Any]) -> Arrays:
     return arrays
 
 
-def _unpickle(path: Path, expected: str, format_version: int) -> dict[str, Any]:
-    """Unpickle the pipeline file from bytes whose hash is checked again (the file may have
-    changed since the bundle was loaded; the bytes checked are the bytes unpickled)."""
+def _read_checked(path: Path, expected: str) -> bytes:
+    """The bytes of a bundle file, checked again against its SHA-256 (the file may have changed
+    since the bundle was loaded; the bytes checked are the bytes then read)."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -858,6 +848,13 @@ def _unpickle(path: Path, expected: str, format_version: int) -> dict[str, Any]:
             f"{actual}): the file was altered or damaged after the bundle was loaded; "
             f"{_retrain_hint()}"
         )
+    return data
+
+
+def _unpickle(path: Path, expected: str, format_version: int) -> dict[str, Any]:
+    """Unpickle the pipeline file from bytes whose hash is checked again (the file may have
+    changed since the bundle was loaded; the bytes checked are the bytes unpickled)."""
+    data = _read_checked(path, expected)
     try:
         if format_version == 1:
             import io
