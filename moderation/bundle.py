@@ -58,7 +58,7 @@ import tempfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
@@ -565,36 +565,23 @@ def upgrade_bundle(path: str | Path) -> Path:
     payload = bundle.pipeline()
     manifest = dict(bundle.manifest)
     old_name = bundle.pipeline.path.name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        tmp.chmod(0o755)
+
+    def write(tmp: Path) -> None:
         _write_pipeline(tmp / PIPELINE, payload)
-        files: dict[str, str] = {}
-        for name in manifest["files"]:
-            if name == old_name:
-                continue
-            if name == MODEL_CARD:
-                card = (path / name).read_text(encoding="utf-8")
-                if f"`{PIPELINE}`" not in card:
-                    card = card.replace(f"`{old_name}`", f"`{PIPELINE}`")
-                (tmp / name).write_text(card, encoding="utf-8")
-            else:
-                shutil.copy2(path / name, tmp / name)
-            files[name] = sha256_file(tmp / name)
-        files[PIPELINE] = sha256_file(tmp / PIPELINE)
-        manifest["format_version"] = FORMAT_VERSION
-        manifest["pipeline"] = _PIPELINE_ENTRY
-        manifest["resaved"] = {
-            "date": _dt.date.today().isoformat(),
-            "from_format": bundle.pipeline.format_version,
-            "package_version": package_version(),
-        }
-        manifest["files"] = dict(sorted(files.items()))
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        card = (tmp / MODEL_CARD).read_text(encoding="utf-8")
+        if f"`{PIPELINE}`" not in card:
+            (tmp / MODEL_CARD).write_text(
+                card.replace(f"`{old_name}`", f"`{PIPELINE}`"), encoding="utf-8"
+            )
+
+    manifest["format_version"] = FORMAT_VERSION
+    manifest["pipeline"] = _PIPELINE_ENTRY
+    manifest["resaved"] = {
+        "date": _dt.date.today().isoformat(),
+        "from_format": bundle.pipeline.format_version,
+        "package_version": package_version(),
+    }
+    _rewrite_bundle(path, manifest, write, drop={old_name})
     logger.info("rewrote model bundle %s as format %d", path, FORMAT_VERSION)
     return path
 
@@ -633,25 +620,35 @@ def add_off_topic_arrays(path: str | Path) -> Path:
             f"bundle keeps scoring off-topic with its pickle"
         )
     manifest = dict(bundle.manifest)
+    manifest["off_topic_compiled"] = _off_topic_entry(arrays)
+    _rewrite_bundle(
+        path, manifest, lambda tmp: _write_off_topic(tmp / OFF_TOPIC, arrays), drop={OFF_TOPIC}
+    )
+    logger.info("added %s to model bundle %s", OFF_TOPIC, path)
+    return path
+
+
+def _rewrite_bundle(
+    path: Path, manifest: dict[str, Any], write: Callable[[Path], None], drop: Collection[str]
+) -> None:
+    """Rewrite a bundle directory atomically: its listed files but ``drop`` are copied into a
+    new directory, ``write(new_dir)`` adds or edits files there, every file is hashed into
+    ``manifest["files"]`` and the new directory replaces ``path`` (as :func:`save_bundle`)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         tmp.chmod(0o755)
-        files: dict[str, str] = {}
         for name in manifest["files"]:
-            if name != OFF_TOPIC:
+            if name not in drop:
                 shutil.copy2(path / name, tmp / name)
-                files[name] = sha256_file(tmp / name)
-        _write_off_topic(tmp / OFF_TOPIC, arrays)
-        files[OFF_TOPIC] = sha256_file(tmp / OFF_TOPIC)
-        manifest["off_topic_compiled"] = _off_topic_entry(arrays)
-        manifest["files"] = dict(sorted(files.items()))
+        write(tmp)
+        manifest["files"] = {
+            f.name: sha256_file(f) for f in sorted(tmp.iterdir()) if f.name != MANIFEST
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.info("added %s to model bundle %s", OFF_TOPIC, path)
-    return path
 
 
 def _major_minor(version: str) -> str:
