@@ -463,11 +463,6 @@ class LocalRunner:
         """
         return self.workers
 
-    @property
-    def forks(self) -> bool:
-        """Whether the workers will be forked from this process (after the model loads)."""
-        return self.workers > 1 and (self.start_method or _start_method()) == "fork"
-
     def __call__(
         self, plan: Plan, pending: Sequence[int], done: Callable[[ChunkDone], None]
     ) -> None:
@@ -689,15 +684,12 @@ def score_export(
             # read (the rows per chunk given as an option stay the manifest's; a resume
             # reuses this plan).
             wanted = runner.chunks_wanted if isinstance(runner, LocalRunner) else 1
-            build = (job, state, export, articles, moderator, progress, wanted)
-            overlap = isinstance(runner, LocalRunner) and runner.forks
-            index = _build_index_while_loading(*build) if overlap else _build_index(*build)
+            index = _build_index(job, state, export, articles, moderator, progress, wanted)
             logger.debug(
-                "indexed %d comments in %d chunks in %.1f s%s",
+                "indexed %d comments in %d chunks in %.1f s",
                 index.rows,
                 index.chunks,
                 time.perf_counter() - began,
-                " (beside loading the off-topic pipeline)" if overlap else "",
             )
         plan = Plan(job, index, state, history, moderator, text_kind(job.output))
         finished: dict[int, ChunkDone] = {}
@@ -850,67 +842,6 @@ def _build_index(
     finally:
         if progress is not None:
             progress.finish()
-
-
-def _build_index_while_loading(
-    job: BatchJob,
-    state: Path,
-    export: Path,
-    articles: Path | None,
-    moderator: Moderator,
-    progress: ProgressLike | None,
-    min_chunks: int = 1,
-) -> ThreadIndex:
-    """`_build_index` in a forked child while this process reads the off-topic pipeline.
-
-    Forked workers need the pipeline loaded here first (~1 s on one core, the longest
-    serial step of a run); the export's read and index (0.15-0.3 s of the 20,000-comment
-    bench export) take the other core meanwhile instead of coming before it. The child
-    draws the "reading" progress and reports an error by sending it back.
-    """
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_index_child,
-        args=(send, job, state, export, articles, moderator, progress, min_chunks),
-        daemon=True,
-    )
-    child.start()
-    send.close()
-    try:
-        moderator.bundle.off_topic  # noqa: B018 - the workers inherit it
-        try:
-            failure = receive.recv()
-        except EOFError:  # the child died without a word (killed, out of memory)
-            failure = RuntimeError(f"{job.export}: indexing stopped (exit code {child.exitcode})")
-    except BaseException:
-        child.terminate()
-        raise
-    finally:
-        receive.close()
-        child.join()
-    if failure is not None:
-        raise failure
-    index = ThreadIndex.open(state / "index.sqlite")
-    if index is None:  # pragma: no cover - the child reported success
-        raise RuntimeError(f"{job.export}: the index was not written")
-    return index
-
-
-def _index_child(send: Any, *build: Any) -> None:
-    """Forked: `_build_index`, then send None or the exception raised."""
-    _die_with_parent()
-    failure: BaseException | None = None
-    try:
-        _build_index(*build)
-    except BaseException as exc:  # every failure goes to the parent
-        failure = exc
-    try:
-        send.send(failure)
-    except Exception:  # an exception that does not pickle
-        send.send(RuntimeError(str(failure)))
-    finally:
-        send.close()
 
 
 # --- merging ---------------------------------------------------------------------------------

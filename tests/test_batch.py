@@ -426,7 +426,7 @@ def test_errors_leave_no_state_behind(moderator: Moderator, tmp_path: Path) -> N
     bad.write_text("id,body\n1,hello\n", encoding="utf-8")
     with pytest.raises(InputError, match="missing required column 'comment_id'"):
         score_export(BatchJob(str(bad), str(out)), moderator=moderator)
-    # Forked workers: the export is indexed in a child process, which sends its error back.
+    # With workers too, nothing of the run is left.
     with pytest.raises(InputError, match="missing required column 'comment_id'"):
         score_export(BatchJob(str(bad), str(out)), moderator=moderator, runner=LocalRunner(2))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
