@@ -6,6 +6,7 @@ import math
 import pickle
 from pathlib import Path
 
+import bundle_fixtures
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,15 +31,7 @@ from moderation.schema import OFF_TOPIC, validate_comments
 from moderation.thread import attach_context
 
 THREADS = [
-    ("budget", "City council approves the new budget for schools and roads",
-     ["The school budget finally gets the roads fixed", "Council should spend more on schools",
-      "Roads first, then schools, the budget is tight"]),
-    ("football", "Local football team wins the cup final after penalties",
-     ["What a final, the penalties were tense", "The team deserved the cup this season",
-      "Penalties are a cruel way to win a final"]),
-    ("weather", "Storm brings heavy rain and flooding to the coast",
-     ["The flooding on the coast road is terrible", "Heavy rain again, stay safe near the coast",
-      "The storm flooded my basement"]),
+    *bundle_fixtures.THREADS,
     ("election", "Mayor announces re-election campaign and new transit plan",
      ["The transit plan sounds expensive for the mayor", "A campaign promise about transit again",
       "The mayor will win re-election easily"]),
