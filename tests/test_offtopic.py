@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 from pathlib import Path
+from typing import Any
 
 import bundle_fixtures
 import numpy as np
@@ -24,6 +25,7 @@ from moderation.offtopic import (
     featurize_worlds,
     fit_classifier,
     heldout_intruders,
+    similar_comments,
     similar_threads,
     training_texts,
 )
@@ -110,6 +112,119 @@ def test_an_intruding_reply_can_lead_a_derailed_sub_thread() -> None:
     assert followers > 0
 
 
+TANGENT_THREADS = [
+    ("ruddit-a", "Council approves the school budget",
+     ["Budget cuts hurt rural schools and their teachers badly"]),
+    ("ruddit-b", "Mountain trail reopens after the storm",
+     ["Rural teachers hike the mountain trail every summer weekend", "Bring water up there"]),
+    ("ruddit-c", "Council approves the school budget again",
+     ["Rural teachers deserve the school budget money"]),
+    ("toxichat-d", "Film festival opens downtown",
+     ["Rural teachers watch festival films on weekends"]),
+    ("ruddit-e", "Cooking show returns", ["thanks teachers"]),
+    ("ruddit-f", "Chess championship ends in a draw",
+     ["Budget cuts hurt rural schools and their teachers badly"]),
+]  # fmt: skip
+
+
+def test_tangent_donors_share_words_but_not_the_article_thread_or_platform() -> None:
+    """Neighbours come from other threads of the platform, never near-identical articles.
+
+    ``c`` repeats the article (same subject: its comments would be on-topic), ``d`` is
+    another platform, ``e``'s comment has too few words to carry a topic and ``f``'s is a
+    copy: only ``b``'s comment on the trail is a tangent for ``a``'s.
+    """
+    texts = [t for _, a, cs in TANGENT_THREADS for t in [a, *cs]]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(texts)
+    near = similar_comments(vectorizer, TANGENT_THREADS)
+    assert [len(n) for n in near] == [len(cs) for _, _, cs in TANGENT_THREADS]
+    assert near[0][0] == [(1, 0)]
+    for t, per_comment in enumerate(near):
+        for donors in per_comment:
+            assert all(d != t and TANGENT_THREADS[d][0][0] == TANGENT_THREADS[t][0][0]
+                       for d, _ in donors)  # fmt: skip
+
+
+def test_side_remarks_match_what_a_comment_adds_to_its_article() -> None:
+    """Matched on all its words, ``a``'s comment finds the one repeating its article's words;
+    matched on its side remark (the words its article lacks), the one sharing that remark."""
+    threads = [
+        ("ruddit-a", "Budget vote for rural schools",
+         ["Budget vote for rural schools, it reminds me of fishing"]),
+        ("ruddit-b", "Harbour museum opens",
+         ["Fishing from the harbour museum pier is allowed now"]),
+        ("ruddit-c", "Regional election results",
+         ["The budget vote for rural schools decided the regional election"]),
+    ]  # fmt: skip
+    texts = [t for _, a, cs in threads for t in [a, *cs]]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(texts)
+    assert similar_comments(vectorizer, threads, k=1)[0][0] == [(2, 0)]
+    assert similar_comments(vectorizer, threads, k=1, side_remarks=True)[0][0] == [(1, 0)]
+
+
+def test_tangent_intruders_reply_to_the_comment_they_share_words_with() -> None:
+    threads = [THREADS[0], THREADS[1], ("donor", "Trail reopens", ["one", "two", "three"])]
+    none: list[tuple[int, int]] = []
+    tangents = [[[(2, 0)]] * len(THREADS[0][2]), [none] * len(THREADS[1][2]), [none] * 3]
+    rows = build_worlds(
+        threads, chains=set(), seed=2, worlds=4, tangents=tangents, tangent_share=1.0
+    )
+    later = rows[rows["world"] > 0]
+    real = set(THREADS[0][2])
+    tangent = 0
+    for _, world in later.groupby("world"):
+        world = world.reset_index(drop=True)
+        for i, parent in enumerate(world["parent"]):
+            if parent >= 0 and world["thread"][i] == 0 and world["text"][parent] in real:
+                assert world["text"][i] == "one" and world["label"][i] == 1
+                assert world["keep"][i]
+                tangent += 1
+    assert tangent > 0
+    plain = build_worlds(threads, chains=set(), seed=2, worlds=4)
+    off = build_worlds(threads, chains=set(), seed=2, worlds=4, tangents=tangents)
+    pd.testing.assert_frame_equal(plain, off)  # share 0 draws nothing: the earlier worlds
+
+
+def test_training_tangents_never_come_from_held_out_threads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The default recipe's tangent donors are training comments, however close a held-out one is."""
+    import moderation.offtopic as offtopic
+
+    words = ["budget", "school", "trail", "storm", "council"]
+    words += ["festival", "teachers", "film", "rain", "roads"]
+    threads = [
+        (
+            f"ruddit-{i}",
+            f"{words[i % 10]} {words[(i + 3) % 10]} news",
+            [f"{words[(i + j) % 10]} {words[(i + 2 * j + 1) % 10]} {words[(i + j + 5) % 10]} "
+             f"{words[(i + 7) % 10]} marker{i}x{j}" for j in range(4)],
+        )
+        for i in range(40)
+    ]  # fmt: skip
+    held = {k for k, _, _ in threads if offtopic._stable_fraction(k) >= 0.8}
+    assert 0 < len(held) < len(threads)
+    held_texts = {c for k, _, cs in threads if k in held for c in cs}
+    calls: list[pd.DataFrame] = []
+    real_build = offtopic.build_worlds
+
+    def recording(threads_in: list[tuple[str, str, list[str]]], **kw: Any) -> pd.DataFrame:
+        rows = real_build(threads_in, **kw)
+        if all(k not in held for k, _, _ in threads_in):
+            assert kw["tangent_share"] > 0 and kw["tangents"] is not None
+            calls.append(rows)
+        return rows
+
+    monkeypatch.setattr(offtopic, "_toxichat_threads", lambda _: [])
+    monkeypatch.setattr(offtopic, "_ruddit_threads", lambda _: threads)
+    monkeypatch.setattr(offtopic, "build_worlds", recording)
+    offtopic.fit_off_topic(tmp_path, ["budget school news"], tangent_share=0.5)
+    assert len(calls) == 1
+    intruders = calls[0][calls[0]["label"] == 1]
+    assert len(intruders) > 0
+    assert not set(intruders["text"]) & held_texts
+
+
 def test_balanced_weights_even_out_labels_within_each_stratum() -> None:
     rows = pd.DataFrame(
         {
@@ -131,6 +246,7 @@ def test_held_out_metrics_report_pooled_and_within_strata(scorer: OffTopicScorer
         "intruders_heldout",
         "intruders_heldout_random",
         "intruders_heldout_similar",
+        "intruders_heldout_tangent",
     }
     for metrics in out.values():
         assert 0 <= metrics["roc_auc"] <= 1
