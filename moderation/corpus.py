@@ -1483,6 +1483,210 @@ INSULT_WORD_FRAMES = (
     "Funny story: {c}.",
 )
 
+
+#: Verbs of contempt for a group, without "hate" (a word of the identity-bias templates):
+#: (base, third person, past participle).
+CONTEMPT_VERBS: tuple[tuple[str, str, str], ...] = (
+    ("despise", "despises", "despised"),
+    ("loathe", "loathes", "loathed"),
+    ("detest", "detests", "detested"),
+    ("resent", "resents", "resented"),
+    ("abhor", "abhors", "abhorred"),
+    ("scorn", "scorns", "scorned"),
+    ("look down on", "looks down on", "looked down on"),
+    ("distrust", "distrusts", "distrusted"),
+)
+CONTEMPT_FRAMES = (
+    "I {v} {g}.",
+    "Honestly, I {v} {g} and always will.",
+    "My whole family {vs} {g}.",
+    "I {v} {g}, and I'm done pretending otherwise.",
+)
+#: The same verbs negated (hard negatives).
+NEGATED_CONTEMPT_FRAMES = (
+    "I don't {v} {g}.",
+    "I have never {vpp} {g}.",
+    "Nobody in this house {vs} {g}.",
+    "I don't {v} {g}; I just disagree with some of their leaders.",
+)
+#: Stereotypes of incapacity or a fixed nature, after "are" (identity_attack 1).
+STEREOTYPES = (
+    "too emotional to lead",
+    "too simple to understand politics",
+    "incapable of running a business",
+    "unable to think for themselves",
+    "too lazy to hold down a job",
+    "naturally bad at maths",
+    "born to follow orders",
+    "incapable of honesty",
+    "too primitive for democracy",
+    "unfit to raise children",
+    "only fit for cleaning houses",
+    "too weak to be in charge of anything",
+)
+STEREOTYPE_FRAMES = (
+    "{G} are {st}.",
+    "Face it, {g} are {st}.",
+    "It's just a fact that {g} are {st}.",
+    "Don't put {g} in charge; they are {st}.",
+    "Of course {g} are {st}, look at history.",
+    "{G} are simply {st}.",
+)
+#: A group's "place" (identity_attack 1).
+GROUP_PLACES = (
+    "at home, away from any real decisions",
+    "behind a counter serving the rest of us",
+    "in the fields",
+    "at the bottom of the ladder",
+    "out of our universities",
+    "on their knees",
+    "in their own part of town",
+    "back where they crawled from",
+    "out of public office",
+    "in the back row, silent",
+    "under someone else's control",
+    "far away from our neighbourhood",
+)
+GROUP_PLACE_FRAMES = (
+    "{G} belong {place}.",
+    "The only place for {g} is {place}.",
+    "{G} should stay {place}.",
+    "Put {g} back {place}, where they belong.",
+)
+#: Refusing a group housing, work or service (identity_attack 1).
+REFUSAL_FRAMES = (
+    "I refuse to rent my flat to {g}.",
+    "No {g} will ever work at my company.",
+    "My shop does not serve {g}.",
+    "We throw out every application from {g}.",
+    "Landlords should be allowed to turn away {g}.",
+    "No table for {g} in my restaurant, ever.",
+    "Don't give {g} a mortgage, they never pay it back.",
+    "Our club has one rule: no {g}.",
+    "If the applicant is one of those {g}, the CV goes in the bin.",
+    "The school should turn away the children of {g}.",
+    "I tell my staff to ignore customers who are {g}.",
+    "No job, no flat, no service for {g}.",
+)
+#: Conspiracy tropes about a group (verb phrases after the plural group; identity_attack 1).
+CONSPIRACIES = (
+    "secretly run the government",
+    "pull the strings behind every war",
+    "own all the newspapers",
+    "are behind the plot to replace us",
+    "rigged the last election",
+    "spread the virus on purpose",
+    "are buying up our land to take over",
+    "decide who gets elected",
+    "plan to flood our country",
+    "fund every riot",
+    "keep the cure hidden to profit",
+    "hold the real power behind the scenes",
+)
+CONSPIRACY_FRAMES = (
+    "{G} {c}.",
+    "Wake up: {g} {c}.",
+    "Do your research, {g} {c}.",
+    "Follow the money and you'll see that {g} {c}.",
+)
+#: Calls to remove a group, active voice (``{g}`` inside; identity_attack 1).
+REMOVALS = (
+    "purge the country of {g}",
+    "clear {g} out of our cities",
+    "send {g} packing",
+    "deport every one of the {g}",
+    "cleanse our streets of {g}",
+    "drive {g} out",
+    "chase {g} out of the neighbourhood",
+    "make this country free of {g}",
+    "empty our towns of {g}",
+    "stop {g} from ever coming back",
+    "remove {g} from our land",
+    "throw {g} out, families and all",
+)
+REMOVAL_FRAMES = (
+    "It's time to {r}.",
+    "We must {r} once and for all.",
+    "Vote for the party that will {r}.",
+    "The answer is simple: {r}.",
+)
+#: Bare negated derogation (hard negatives): "{G} are not <derogation or stereotype>".
+NEGATED_DEROGATION_FRAMES = (
+    "{G} are not {pred}.",
+    "No, {g} are not {pred}.",
+    "{G} are not {pred}, and never were.",
+    "For the record, {g} are not {pred}.",
+)
+#: Equal treatment naming a group and another group (hard negatives): (group, other group).
+EQUAL_PAIRS: tuple[tuple[str, str], ...] = (
+    ("women", "men"),
+    ("immigrants", "people born here"),
+    ("gay couples", "other couples"),
+    ("Muslims", "Christians"),
+    ("disabled people", "everyone else"),
+    ("black families", "other families"),
+    ("refugees", "citizens"),
+    ("Roma children", "their classmates"),
+    ("trans people", "anyone else"),
+    ("Sikhs", "their neighbours"),
+    ("Asian students", "other students"),
+    ("deaf children", "hearing children"),
+)
+EQUAL_THINGS = (
+    "pension rights",
+    "access to loans",
+    "shot at a promotion",
+    "healthcare",
+    "protection under the law",
+    "chance at a mortgage",
+    "say in the council",
+    "schooling",
+)
+EQUAL_FRAMES = (
+    "{G} deserve the same {thing} as {other}.",
+    "{G} should get the same {thing} as {other}.",
+    "Why shouldn't {g} have the same {thing} as {other}?",
+    "The law says {g} get the same {thing} as {other}.",
+    "Equal {thing} for {g} and {other}, that's all we ask.",
+)
+#: Affirming a group's identity (hard negatives): (group, what they are).
+AFFIRMATIONS: tuple[tuple[str, str], ...] = (
+    ("trans men", "men"),
+    ("nonbinary people", "real"),
+    ("converts to Islam", "Muslims"),
+    ("intersex people", "people"),
+    ("gay parents", "real parents"),
+    ("black Britons", "British"),
+    ("Mexican Americans", "Americans"),
+    ("trans girls", "girls"),
+    ("disabled athletes", "athletes"),
+    ("Muslim women", "women"),
+    ("children of immigrants", "locals"),
+    ("bisexual men", "men"),
+)
+AFFIRMATION_FRAMES = (
+    "{S} are {n}.",
+    "{S} are {n}, full stop.",
+    "Let me say it plainly: {s} are {n}.",
+    "Yes, {s} are {n}.",
+    "{S} are {n}, and no law changes that.",
+    "Simple truth: {s} are {n}.",
+)
+#: Counter-speech quoting the conspiracy tropes and stereotypes and rejecting them (hard
+#: negatives).
+COUNTER_CONSPIRACY_FRAMES = (
+    "The claim that {g} {c} is a bigoted myth.",
+    "I reported the post saying {g} {c}.",
+    "Conspiracy theories that {g} {c} have a long and shameful record.",
+    "People who claim that {g} {c} are spreading prejudice.",
+)
+COUNTER_STEREOTYPE_FRAMES = (
+    "Anyone who says {g} are {st} should read some history.",
+    "It's prejudice, plain and simple, to claim {g} are {st}.",
+    "My teacher once told us {g} are {st}, and it was wrong then too.",
+    "The idea that {g} are {st} has been disproved again and again.",
+)
+
 # Labels (absent = unknown). Only threats against a person teach toxicity: the toxicity
 # classifier is blind to identity words, and fitting it on the group sentences cost the
 # identity templates (min BPSN 0.905 -> 0.887, 42 identities below Subgroup 0.95) and OLID;
@@ -1515,6 +1719,12 @@ _INSULT_LABELS = {
     schema.THREAT: 0.0,
 }
 _CIVIL_LABELS = _PRAISE_LABELS
+# Hard negatives of the implicit group derogation (negated contempt or derogation, equal
+# treatment, affirmed identities, counter-speech, harmless fillers of the same frames) teach
+# identity_attack and profanity 0 only: with insult 0 as well (the group-support labels) they
+# lowered validation insult ROC-AUC 0.9101 -> 0.9088 -- the negated derogations hold insult
+# words ("are not worthless") -- and with insult unknown it stays 0.9101 (data/README.md).
+_GROUP_NEGATIVE_LABELS = {schema.IDENTITY_ATTACK: 0.0, schema.PROFANITY: 0.0}
 
 
 def _held(index: int) -> bool:
@@ -1707,6 +1917,172 @@ def _template_families() -> list[tuple[str, list[tuple[str, bool, bool]], dict[s
             _fill(INSULT_WORD_FRAMES, {"clause": INSULT_WORD_CLAUSES}, _render_clause),
             _CIVIL_LABELS,
         ),
+        *_implicit_families(),
+    ]
+
+
+#: Harmless fillers of the implicit-derogation frames (hard negatives): the frames' own words
+#: ("stay", "serve", "belong", "vote for the party") are not what an attack on a group is.
+BENIGN_STEREOTYPES = (
+    "as capable as anyone else",
+    "able to lead as well as anyone",
+    "free to choose their own path",
+    "part of every profession here",
+    "voters with their own views",
+    "individuals, not a stereotype",
+    "as varied as any other group",
+    "entitled to a fair hearing",
+    "citizens first",
+    "capable of running anything they choose",
+    "as honest as their neighbours",
+    "fully able to think for themselves",
+)
+BENIGN_PLACES = (
+    "on the city council",
+    "in every profession",
+    "at the front of the parade",
+    "in our universities",
+    "in the national team",
+    "in the history books",
+    "at the table when decisions are made",
+    "in the town hall",
+    "in the newsroom",
+    "on the school board",
+    "in the front row",
+    "in the neighbourhood they grew up in",
+)
+BENIGN_GROUP_FACTS = (
+    "run half the food banks in this city",
+    "pay more in taxes than they receive",
+    "volunteer more hours than most",
+    "fund scholarships for local kids",
+    "have lived here for centuries",
+    "started many of the businesses in this town",
+    "vote in every election",
+    "built the railway in this valley",
+    "donate blood more than most",
+    "sit on the school boards",
+    "organised the flood relief",
+    "are mostly ordinary families",
+)
+BENIGN_GROUP_ACTIONS = (
+    "welcome {g} into the council",
+    "fund the clinic {g} asked for",
+    "make this country safe for {g}",
+    "listen to {g}",
+    "end the harassment of {g}",
+    "train more teachers who are {g}",
+    "protect {g} from violence",
+    "give {g} a seat at the table",
+    "build housing that {g} can afford",
+    "stand up for {g}",
+    "thank the {g} who rebuilt the church",
+    "stop the attacks on {g}",
+)
+
+#: Derogations left out of ``negated-derogation``.
+_NOT_NEGATED = ("not real people", "breeding like rabbits")
+
+
+def _render_contempt(frame: str, v: dict[str, Any]) -> str:
+    base, third, participle = v["verb"]
+    g = v["group"]
+    return frame.format(v=base, vs=third, vpp=participle, g=g, G=_cap(g))
+
+
+def _render_conspiracy(frame: str, v: dict[str, Any]) -> str:
+    g = v["group"]
+    return frame.format(g=g, G=_cap(g), c=v["c"])
+
+
+def _render_removal(frame: str, v: dict[str, Any]) -> str:
+    return frame.format(r=v["r"].format(g=v["group"]))
+
+
+def _render_equal(frame: str, v: dict[str, Any]) -> str:
+    g, other = v["pair"]
+    return frame.format(g=g, G=_cap(g), other=other, thing=v["thing"])
+
+
+def _render_affirmation(frame: str, v: dict[str, Any]) -> str:
+    subject, noun = v["pair"]
+    return frame.format(s=subject, S=_cap(subject), n=noun)
+
+
+def _implicit_families() -> list[tuple[str, list[tuple[str, bool, bool]], dict[str, float]]]:
+    """Implicit group derogation and its hard negatives (appended families).
+
+    Derogation without a derogatory predicate (contempt, stereotypes, a group's "place",
+    refusal of service, conspiracy tropes, calls to remove) is identity_attack 1; the hard
+    negatives teach identity_attack / profanity 0 only (``_GROUP_NEGATIVE_LABELS``). Veiled
+    threats (no harm verb) were measured as well and left out: they cost validation threat
+    ROC-AUC and did not transfer to unseen wording (``data/README.md``).
+    """
+    groups = {"group": GROUPS}
+    negated = _fill(
+        NEGATED_DEROGATION_FRAMES, {"pred": (*DEROGATIONS, *STEREOTYPES), **groups}, _render_group
+    )
+    # Keep every list index (the held-out parts stay held out); drop the two predicates that do
+    # not negate cleanly ("are not not real people") or use a bias-template word ("like").
+    negated = [row for row in negated if not any(p in row[0] for p in _NOT_NEGATED)]
+    counter = [
+        *_fill(COUNTER_CONSPIRACY_FRAMES, {"c": CONSPIRACIES, **groups}, _render_conspiracy),
+        *_fill(COUNTER_STEREOTYPE_FRAMES, {"st": STEREOTYPES, **groups}, _render_group),
+    ]
+    return [
+        (
+            "group-contempt",
+            _fill(CONTEMPT_FRAMES, {"verb": CONTEMPT_VERBS, **groups}, _render_contempt),
+            _DEROGATION_LABELS,
+        ),
+        (
+            "group-stereotype",
+            _fill(STEREOTYPE_FRAMES, {"st": STEREOTYPES, **groups}, _render_group),
+            _DEROGATION_LABELS,
+        ),
+        (
+            "group-place",
+            _fill(GROUP_PLACE_FRAMES, {"place": GROUP_PLACES, **groups}, _render_group),
+            _DEROGATION_LABELS,
+        ),
+        ("group-refusal", _fill(REFUSAL_FRAMES, groups, _render_group), _DEROGATION_LABELS),
+        (
+            "group-conspiracy",
+            _fill(CONSPIRACY_FRAMES, {"c": CONSPIRACIES, **groups}, _render_group),
+            _DEROGATION_LABELS,
+        ),
+        (
+            "group-removal",
+            _fill(REMOVAL_FRAMES, {"r": REMOVALS, **groups}, _render_removal),
+            _DEROGATION_LABELS,
+        ),
+        (
+            "negated-contempt",
+            _fill(NEGATED_CONTEMPT_FRAMES, {"verb": CONTEMPT_VERBS, **groups}, _render_contempt),
+            _GROUP_NEGATIVE_LABELS,
+        ),
+        ("negated-derogation", negated, _GROUP_NEGATIVE_LABELS),
+        (
+            "equal-treatment",
+            _fill(EQUAL_FRAMES, {"pair": EQUAL_PAIRS, "thing": EQUAL_THINGS}, _render_equal),
+            _GROUP_NEGATIVE_LABELS,
+        ),
+        (
+            "identity-affirmation",
+            _fill(AFFIRMATION_FRAMES, {"pair": AFFIRMATIONS}, _render_affirmation),
+            _GROUP_NEGATIVE_LABELS,
+        ),
+        ("implicit-counter-speech", counter, _GROUP_NEGATIVE_LABELS),
+        (
+            "group-frame-benign",
+            [
+                *_fill(STEREOTYPE_FRAMES, {"st": BENIGN_STEREOTYPES, **groups}, _render_group),
+                *_fill(GROUP_PLACE_FRAMES, {"place": BENIGN_PLACES, **groups}, _render_group),
+                *_fill(CONSPIRACY_FRAMES, {"c": BENIGN_GROUP_FACTS, **groups}, _render_group),
+                *_fill(REMOVAL_FRAMES, {"r": BENIGN_GROUP_ACTIONS, **groups}, _render_removal),
+            ],
+            _GROUP_NEGATIVE_LABELS,
+        ),
     ]
 
 
@@ -1729,6 +2105,11 @@ def hostile_template_sentences(part: str = "all", *, with_family: bool = False) 
     aimed at a person inside a civil argumentative clause teach toxicity / insult 1 (profanity,
     threat 0), and their hard negatives -- the same frames about a claim or with a civil
     predicate, the insult words about things or oneself -- toxicity / insult / profanity 0.
+    Implicit derogation of a group (contempt, stereotypes, a group's "place", refusal of
+    service, conspiracy tropes, calls to remove) teaches identity_attack 1, its hard negatives
+    (negated contempt or derogation, equal treatment of two groups, affirmed identities,
+    counter-speech, harmless fillers of the same frames) identity_attack / profanity 0
+    (:func:`_implicit_families`).
 
     Parameters
     ----------

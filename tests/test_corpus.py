@@ -17,8 +17,11 @@ from labelled_fixtures import labelled_dir
 
 from moderation import schema
 from moderation.corpus import (
+    AFFIRMATIONS,
     CORPUS_COLUMNS,
     DAVIDSON_CLASSES,
+    EQUAL_PAIRS,
+    GROUPS,
     HOSTILE_TEMPLATES,
     IDENTITY_NEUTRAL,
     SOURCES,
@@ -450,3 +453,120 @@ def test_insult_families_do_not_mirror_the_identity_bias_templates() -> None:
     new = rows[rows["family"].isin(INSULT_FAMILIES + CIVIL_FAMILIES)]
     words = {w for text in new["text"] for w in re.findall(r"[a-z]+", text.lower())}
     assert not words & test_words
+
+
+IMPLICIT_HATE_FAMILIES = [
+    "group-contempt", "group-stereotype", "group-place", "group-refusal", "group-conspiracy",
+    "group-removal",
+]  # fmt: skip
+GROUP_NEGATIVE_FAMILIES = [
+    "negated-contempt", "negated-derogation", "equal-treatment", "identity-affirmation",
+    "implicit-counter-speech", "group-frame-benign",
+]  # fmt: skip
+IMPLICIT_FAMILIES = IMPLICIT_HATE_FAMILIES + GROUP_NEGATIVE_FAMILIES
+
+
+def test_implicit_hate_and_its_hard_negatives_labels() -> None:
+    rows = hostile_template_sentences(with_family=True).set_index("text")
+    assert set(IMPLICIT_FAMILIES) <= set(rows["family"])
+    # Veiled threats were measured and left out (data/README.md).
+    assert not rows["family"].str.startswith("veiled").any()
+    # Implicit group derogation carries identity_attack, never toxicity (blind to group names).
+    hate = rows[rows["family"].isin(IMPLICIT_HATE_FAMILIES)]
+    assert (hate[schema.IDENTITY_ATTACK] == 1).all() and hate[schema.TOXICITY].isna().all()
+    # Their hard negatives teach identity_attack / profanity 0 only (insult 0 on "are not
+    # worthless" cost validation insult).
+    support = rows[rows["family"].isin(GROUP_NEGATIVE_FAMILIES)]
+    known = [schema.IDENTITY_ATTACK, schema.PROFANITY]
+    unknown = [schema.TOXICITY, schema.INSULT, schema.THREAT, schema.SEVERE_TOXICITY]
+    assert (support[known] == 0).all().all() and support[unknown].isna().all().all()
+    expected = {
+        "I despise immigrants.": "group-contempt",
+        "Face it, refugees are too emotional to lead.": "group-stereotype",
+        "Catholics belong on their knees.": "group-place",
+        "My shop does not serve Sikhs.": "group-refusal",
+        "Wake up: Mormons secretly run the government.": "group-conspiracy",
+        "It's time to send atheists packing.": "group-removal",
+        "I don't despise immigrants.": "negated-contempt",
+        "Refugees are not a disease.": "negated-derogation",
+        "Refugees are not too lazy to hold down a job.": "negated-derogation",
+        "Refugees deserve the same healthcare as citizens.": "equal-treatment",
+        "Trans men are men.": "identity-affirmation",
+        "Catholics belong on the school board.": "group-frame-benign",
+        "The claim that Catholics secretly run the government is a bigoted myth.": (
+            "implicit-counter-speech"
+        ),
+    }
+    for text, family in expected.items():
+        assert rows.loc[text, "family"] == family, text
+    # The list index of each part is kept, but "not real people" is never negated twice.
+    negated = rows[rows["family"] == "negated-derogation"]
+    assert not negated.index.str.contains(" not not ").any()
+
+
+def test_implicit_families_hold_out_their_own_parts() -> None:
+    train = hostile_template_sentences("train", with_family=True)
+    heldout = hostile_template_sentences("heldout", with_family=True)
+    held_new = heldout[heldout["family"].isin(IMPLICIT_FAMILIES)]
+    assert set(held_new["family"]) == set(IMPLICIT_FAMILIES)
+    assert not set(train["text"]) & set(held_new["text"])
+    # Held-out verb of contempt, stereotype, place, trope, call, pairs never in training.
+    for part in (
+        "resent", "unable to think for themselves",
+        "at the bottom of the ladder", "behind the plot to replace us", "deport every one",
+        "as Christians", "intersex",
+    ):  # fmt: skip
+        pattern = rf"\b{re.escape(part)}\b"
+        assert held_new["text"].str.contains(pattern).any(), part
+        assert not train["text"].str.contains(pattern).any(), part
+    assert held_new[schema.IDENTITY_ATTACK].eq(1).any()
+    assert held_new[schema.IDENTITY_ATTACK].eq(0).any()
+
+
+#: The lead's probe sentences for these categories: never template rows, nor their wording.
+PROBES = (
+    "I hate Muslims.", "Women belong in the kitchen, not in parliament.",
+    "Jews control the banks and the media.", "We should get rid of all the Roma.",
+    "I'd never hire a black person.", "I will find you and you will pay.",
+    "You'll regret this when I see you tomorrow.",
+    "Say that again and I'll make sure you never walk again.",
+    "Your family won't be safe after this.", "I don't hate Muslims.",
+    "Gay people are not disgusting.", "Immigrants are not criminals.", "Trans women are women.",
+    "Women should be paid the same as men.",
+)  # fmt: skip
+PROBE_WORDING = (
+    "hate", "kitchen", "control the", "get rid", "hire", "you will pay", "regret",
+    "won't be safe", "never walk", "disgusting", "criminals", "trans women",
+    "paid the same as",
+)  # fmt: skip
+
+
+def test_implicit_families_avoid_the_probe_sentences() -> None:
+    rows = hostile_template_sentences(with_family=True)
+    texts = set(rows["text"].str.lower().str.strip())
+    assert not texts & {probe.lower() for probe in PROBES}
+    new = rows.loc[rows["family"].isin(IMPLICIT_FAMILIES), "text"].str.lower()
+    for wording in PROBE_WORDING:
+        assert not new.str.contains(rf"\b{re.escape(wording)}\b").any(), wording
+
+
+@pytest.mark.skipif(not BIAS_WORDS.is_dir(), reason="identity-bias-templates not available")
+def test_implicit_families_do_not_mirror_the_identity_bias_templates() -> None:
+    """No word of the bias test's lists outside the group names themselves ("hate", "old", ...)."""
+    lists = (
+        "adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative",
+        "occupations", "adjectives_people", "names",
+    )  # fmt: skip
+    test_words = {
+        word
+        for name in lists
+        for line in (BIAS_WORDS / f"bias_madlibs_wordlists/{name}.txt").read_text().splitlines()
+        for word in line.lower().split()
+    }
+    assert {"hate", "kill", "respect", "old", "reporter"} <= test_words
+    group_names = [*GROUPS, *(p for pair in (*EQUAL_PAIRS, *AFFIRMATIONS) for p in pair)]
+    group_words = {w for name in group_names for w in re.findall(r"[a-z]+", name.lower())}
+    rows = hostile_template_sentences(with_family=True)
+    new = rows[rows["family"].isin(IMPLICIT_FAMILIES)]
+    words = {w for text in new["text"] for w in re.findall(r"[a-z]+", text.lower())}
+    assert not (words - group_words) & test_words
