@@ -13,6 +13,10 @@ real replies. Run from a checkout with ``../shared/datasets`` beside it::
 
     python bench/offtopic_derailment.py
     python bench/offtopic_derailment.py --tangent-share 0.05 --side-remarks --seed 1
+    python bench/offtopic_derailment.py --tangent-share 0.05 --side-remarks --aside --seed 3
+
+``--aside`` lets the fitted scorer also see ``ASIDE_FEATURES`` (which words a reply shares with
+its parent: the article's or others; measured 2026-11-30, not kept).
 
 ``--thresholds`` instead chooses the derailment thresholds (``enter``, ``leave``,
 ``smoothing``, the topic-break step's ``break_from`` / ``break_margin``) and the off-topic
@@ -48,6 +52,8 @@ from moderation.dynamics import (
     topic_word_sets,
 )
 from moderation.offtopic import (
+    ASIDE_FEATURES,
+    FEATURES,
     TANGENT_SHARE,
     ThreadTable,
     _flat_table,
@@ -145,6 +151,11 @@ def main() -> None:
         action="store_true",
         help="match tangent donors on the words a comment adds to its article",
     )
+    parser.add_argument(
+        "--aside",
+        action="store_true",
+        help="the fitted scorer also sees ASIDE_FEATURES (which words it shares with its parent)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="fit_off_topic's seed")
     args = parser.parse_args()
     data = args.datasets
@@ -165,6 +176,7 @@ def main() -> None:
             seed=args.seed,
             tangent_share=args.tangent_share,
             tangent_side_remarks=args.side_remarks,
+            features=FEATURES + ASIDE_FEATURES if args.aside else FEATURES,
         )
     )
     for name, scorer in (("shipped", before), ("fitted", after)):

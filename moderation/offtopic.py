@@ -89,6 +89,14 @@ BASE_FEATURES = (
 #: Held-out, 3 seeds: within-strata intruder ROC-AUC +0.005, SemEval-2015 +0.005
 #: (docs/off-topic.md).
 CONTENT_FEATURES = ("max_idf", "idf_mass")
+#: Which words a reply shares with its parent: the part of ``sim_parent`` over words that are
+#: not in the article, and the share of ``sim_parent`` that is article vocabulary. A reply that
+#: continues its parent's side remark shares names with it, not the article's subject. Computed
+#: by `OffTopicScorer.features` for a scorer fitted on them; not in :data:`FEATURES`: alone
+#: they gain nothing; with 5 % side-remark tangents they cut the within-strata cost to -0.002
+#: to -0.004 (tangents +0.05), but the example's sub-thread still splits with 2 of 6 seeds
+#: (docs/off-topic.md).
+ASIDE_FEATURES = ("sim_parent_aside", "parent_article_share")
 #: Features the classifier sees, in order.
 FEATURES = BASE_FEATURES + CONTENT_FEATURES
 #: How many of an article's top-weighted words count as its distinctive terms.
@@ -317,6 +325,14 @@ class OffTopicScorer:
         sim_article = cosine(xd, artd[table.thread])
         sim_article_raw = _row_dot(x, art[table.thread])
         sim_parent = _row_dot(x, _rows_or_zero(x, table.parent))
+        aside = any(name in self.feature_names for name in ASIDE_FEATURES)
+        if aside:  # only scorers fitted on them pay for them (none shipped)
+            # The same dot product over the words that are not in the thread's article (a reply
+            # and its parent share the article, so masking the reply's side is enough).
+            in_article = _lookup(keys, art_keys[order], np.ones(len(art_keys))) > 0
+            x_aside = x.copy()
+            x_aside.data = np.where(in_article, 0.0, x_aside.data)
+            sim_parent_aside = _row_dot(x_aside, _rows_or_zero(x, table.parent))
         sim_root = _row_dot(x, _rows_or_zero(x, table.root))
 
         # Similarity to the other conversations: thread sum minus own conversation's sum.
@@ -361,6 +377,12 @@ class OffTopicScorer:
             max_idf[filled] = np.maximum.reduceat(idf, x.indptr[:-1][filled])
         out["max_idf"] = max_idf
         out["idf_mass"] = np.log1p(np.bincount(rows, weights=idf, minlength=n))
+        if aside:
+            aside_known = has_article & (table.parent >= 0)
+            out["sim_parent_aside"] = np.where(aside_known, sim_parent_aside, nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.clip((sim_parent - sim_parent_aside) / sim_parent, 0.0, 1.0)
+            out["parent_article_share"] = np.where(aside_known & (sim_parent > 0), share, nan)
         return out
 
     def score_table(self, table: ThreadTable, feats: pd.DataFrame | None = None) -> Floats:
@@ -746,6 +768,7 @@ def fit_off_topic(
     include_restricted: bool = False,
     tangent_share: float = TANGENT_SHARE,
     tangent_side_remarks: bool = False,
+    features: Sequence[str] = FEATURES,
 ) -> OffTopicScorer:
     """Fit the off-topic scorer on intruder data from ToxiChat and Ruddit threads.
 
@@ -762,7 +785,9 @@ def fit_off_topic(
     trained on. ``tangent_share`` of the intruders are *tangent* intruders
     (:func:`build_worlds`; matched on side remarks with
     ``tangent_side_remarks``, see :func:`similar_comments`); off by default:
-    measured on 2026-11-30 and not kept (docs/off-topic.md).
+    measured on 2026-11-30 and not kept (docs/off-topic.md). ``features`` are the columns of
+    :meth:`OffTopicScorer.features` the classifier sees (default :data:`FEATURES`; adding
+    :data:`ASIDE_FEATURES` was measured and not kept either).
     """
     datasets_dir = Path(datasets_dir)
     toxichat = _toxichat_threads(datasets_dir)
@@ -781,7 +806,7 @@ def fit_off_topic(
     )
     vectorizer.fit(texts)
     classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
-    scorer = OffTopicScorer(vectorizer, classifier)
+    scorer = OffTopicScorer(vectorizer, classifier, feature_names=tuple(features))
     train_worlds = build_worlds(
         train,
         chains=chains,

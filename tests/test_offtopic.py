@@ -17,7 +17,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from moderation.offtopic import (
+    ASIDE_FEATURES,
     BASE_FEATURES,
+    FEATURES,
     OffTopicScorer,
     ThreadTable,
     balanced_weights,
@@ -283,6 +285,34 @@ def test_content_features_say_how_much_topic_a_comment_can_carry(
     assert feats.loc[3, "idf_mass"] == 0.0
 
 
+def test_aside_features_say_which_words_a_reply_shares_with_its_parent(
+    scorer: OffTopicScorer,
+) -> None:
+    article = "Storm brings heavy rain and flooding to the coast"
+    texts = [
+        "The flooding wrecked the council budget for schools",  # parent
+        "Flooding on the coast again",  # shares only article words with the parent
+        "The council budget for schools is tight",  # shares only the parent's side remark
+        "The budget and the flooding",  # shares one of each
+    ]
+    shipped = scorer.features(table(texts, [article], [0, 0, 0, 0], [-1, 0, 0, 0]))
+    assert not set(ASIDE_FEATURES) & set(shipped.columns)  # only scorers fitted on them pay
+    scorer = OffTopicScorer(
+        scorer.vectorizer, scorer.classifier, feature_names=FEATURES + ASIDE_FEATURES
+    )
+    feats = scorer.features(table(texts, [article], [0, 0, 0, 0], [-1, 0, 0, 0]))
+    parent, aside = feats["sim_parent"].to_numpy(), feats["sim_parent_aside"].to_numpy()
+    share = feats["parent_article_share"].to_numpy()
+    assert parent[1] > 0 and aside[1] == pytest.approx(0.0) and share[1] == pytest.approx(1.0)
+    assert aside[2] == pytest.approx(parent[2]) and parent[2] > 0
+    assert share[2] == pytest.approx(0.0)
+    assert 0 < aside[3] < parent[3] and 0 < share[3] < 1
+    assert math.isnan(aside[0]) and math.isnan(share[0])  # top-level: no parent
+    no_article = scorer.features(table(texts[:2], [""], [0, 0], [-1, 0]))
+    assert math.isnan(no_article["sim_parent_aside"].to_numpy()[1])  # nothing to set aside
+    assert math.isnan(no_article["parent_article_share"].to_numpy()[1])
+
+
 def test_a_scorer_pickled_before_feature_names_keeps_its_features(
     scorer: OffTopicScorer,
 ) -> None:
@@ -470,6 +500,26 @@ def test_compiled_scorer_scores_the_fixture_threads_exactly(scorer: OffTopicScor
     articles = [a for _, a, _ in THREADS] + [SHARED_ARTICLE]
     assert_same_scores(scorer, table(texts_, articles, thread, [-1] * len(texts_)))
     assert_same_scores(scorer, table(texts_, [""] * len(articles), thread, parent))
+
+
+def test_a_scorer_that_sees_the_aside_features_compiles_unchanged(
+    scorer: OffTopicScorer,
+) -> None:
+    # The arrays hold the vectoriser and the trees; the features are computed from them, so a
+    # new column needs nothing from offtopicarrays beyond its name.
+    names = FEATURES + ASIDE_FEATURES
+    aside = OffTopicScorer(
+        scorer.vectorizer,
+        HistGradientBoostingClassifier(max_iter=10, min_samples_leaf=2, random_state=0),
+        feature_names=names,
+    )
+    rows = featurize_worlds(aside, build_worlds(THREADS * 3, chains=set(), seed=0, worlds=3))
+    fit_classifier(aside.classifier, rows, features=names)
+    assert compiled(aside).feature_names == names
+    texts_ = [c for _, _, cs in THREADS for c in cs]
+    thread = [t for t, (_, _, cs) in enumerate(THREADS) for _ in cs]
+    parent = [-1 if i == 0 or thread[i] != thread[i - 1] else i - 1 for i in range(len(texts_))]
+    assert_same_scores(aside, table(texts_, [a for _, a, _ in THREADS], thread, parent))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
