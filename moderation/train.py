@@ -1683,6 +1683,13 @@ moderation evaluate --model models/{name} --datasets ../shared/datasets -o evalu
   punctuation and line breaks;
   an insult split across sentences, or one that needs the whole argument to read as hostile,
   is still scored weakly.
+- **Words, not meaning.** A linear n-gram model learns the words it is shown. The project's
+  template families (`data/README.md`) teach threats with a harm verb, group derogation,
+  contempt, stereotypes, exclusion and their negated, quoted and condemned forms, and the
+  taught words carry to new frames and groups; unseen wording mostly does not. Known gaps:
+  veiled threats without a harm verb ("you will regret this"), hate in wording no template
+  or source uses, counter-speech and negation on `toxicity` (it sees the quoted insult; the
+  negated-derogation negatives teach `identity_attack` only), reclaimed slurs, sarcasm.
 - **English only.** Domains: tweets, Reddit, Wikipedia talk, news comments, chatbot logs.
 - Davidson tweets are lexicon-sampled and over-label African-American English as offensive.
 - `severe_toxicity` and `threat` have few training positives; treat them as rough signals.
