@@ -459,3 +459,105 @@ def test_siblings_that_carry_on_an_unsure_comment_join_one_sub_thread_there() ->
     )
     out = thread_dynamics(comments, scores)
     assert out["derailed_at"].tolist() == ["", "c1", "c1", "c1", "c1"]
+
+
+# --- speed-only paths: the same figures as the plain computations they replace ---------------
+
+
+def _trend_per_chain(parents: np.ndarray, tox: np.ndarray, window: int) -> np.ndarray:
+    """The slope as computed before: one ``np.polyfit`` per comment, parents first."""
+    from moderation.dynamics import _parents_first
+
+    n = len(parents)
+    out = np.zeros(n)
+    chains: list[list[float]] = [[] for _ in range(n)]
+    for i in _parents_first(parents).tolist():
+        p = int(parents[i])
+        tail = (chains[p] if p >= 0 else []) + [float(np.nan_to_num(tox[i]))]
+        chains[i] = tail[-window:]
+        if len(chains[i]) >= 2:
+            x = np.arange(len(chains[i]), dtype=float)
+            out[i] = float(np.polyfit(x, np.asarray(chains[i]), 1)[0])
+    return out
+
+
+@pytest.mark.parametrize("window", [0, 1, 2, 3, 5, 8])
+def test_trend_fitted_by_length_equals_one_fit_per_chain(window: int) -> None:
+    from moderation.dynamics import _parents_first, _trend
+
+    rng = np.random.default_rng(window)
+    n = 400
+    parents = np.array(
+        [-1 if i == 0 or rng.random() < 0.1 else rng.integers(0, i) for i in range(n)]
+    )
+    tox = rng.random(n) ** rng.integers(1, 6, size=n)
+    tox[rng.random(n) < 0.05] = np.nan
+    got = _trend(parents, tox, _parents_first(parents), window)
+    np.testing.assert_array_equal(got, _trend_per_chain(parents, tox, window))
+
+
+def test_trend_without_the_lstsq_ufunc_calls_polyfit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moderation import dynamics
+
+    ys = np.random.default_rng(1).random((50, 4))
+    fast = dynamics._slopes(4, ys)
+    monkeypatch.setattr(dynamics, "_lstsq_ufunc", None)
+    np.testing.assert_array_equal(dynamics._slopes(4, ys), fast)
+
+
+SIGNAL_TEXTS = [
+    "",
+    "plain words only",
+    "SHOUTING IN CAPITALS ÀÉÎ Ø Þ ß ÿ 123 _under_score",
+    "see https://example.org/x and www.test.net or Example.COM/page, news.bbc.co.uk",
+    "mail me at a.b@c.de, ping @someone and u/redditor; not@this",
+    "http\u017f://long-s.example and \u0131nfo and \u212aELVIN.u\u212a",  # IGNORECASE matches beyond ASCII
+    "\uff26\uff55\uff4c\uff4c \uff2c\uff25\uff34 \u0661\u0662 \u00b2\u00b3 \u216b",
+    "lone surrogate \ud800 here",
+    "dots. everywhere.co but.cool",
+]
+
+
+def test_signal_counts_equal_the_regular_expressions() -> None:
+    import re
+
+    from moderation.dynamics import _LINK, _MENTION, _count_links, _count_mentions, _letter_counts
+
+    letters, upper = _letter_counts(SIGNAL_TEXTS)
+    assert letters.tolist() == [len(re.findall(r"[^\W\d_]", t)) for t in SIGNAL_TEXTS]
+    assert upper.tolist() == [len(re.findall(r"[A-ZÀ-ÖØ-Þ]", t)) for t in SIGNAL_TEXTS]
+    assert _count_links(SIGNAL_TEXTS).tolist() == [len(_LINK.findall(t)) for t in SIGNAL_TEXTS]
+    assert _count_mentions(SIGNAL_TEXTS).tolist() == [
+        len(_MENTION.findall(t)) for t in SIGNAL_TEXTS
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.sampled_from("aZ.@/:uwcomk\u017f\u0130\u212a1 \u00c0\u00de\n_-\u00e9"),
+            max_size=40,
+        ),
+        max_size=6,
+    )
+)
+def test_signal_counts_fuzzed(texts: list[str]) -> None:
+    import re
+
+    from moderation.dynamics import _LINK, _MENTION, _count_links, _count_mentions, _letter_counts
+
+    letters, upper = _letter_counts(texts)
+    assert letters.tolist() == [len(re.findall(r"[^\W\d_]", t)) for t in texts]
+    assert upper.tolist() == [len(re.findall(r"[A-ZÀ-ÖØ-Þ]", t)) for t in texts]
+    assert _count_links(texts).tolist() == [len(_LINK.findall(t)) for t in texts]
+    assert _count_mentions(texts).tolist() == [len(_MENTION.findall(t)) for t in texts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("yYoOuUrR's \u017f\u212aEeLlFf.1"), max_size=20)))
+def test_second_person_search_is_the_case_insensitive_one(texts: list[str]) -> None:
+    from moderation.dynamics import _SECOND_PERSON, _addresses
+
+    expected = [_SECOND_PERSON.search(t) is not None for t in texts]
+    assert _addresses(texts).tolist() == expected

@@ -139,3 +139,43 @@ def test_ascii_lower_casing_and_blank_checks_are_the_general_ones(text: str) -> 
     assert text.lower() == text.translate(normalize._ASCII_LOWER)
     assert normalize._has_blanks(text) == any(b in text for b in normalize._ASCII_BLANKS)
     assert fast(text, track=False) == full(text, track=False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aAbBlLrRuUsSzZ"), max_size=12))
+@example("URL")
+@example("Url")
+@example("stuuupid")
+@example("Idiot")
+def test_ascii_words_take_the_full_result(word: str) -> None:
+    assert normalize_text(word) == full(word, track=False)[0]
+    assert normalize_with_offsets(word) == _tracked(word)
+
+
+def _tracked(text: str) -> Normalized:
+    state = _run(text, track=True, shortcuts=False)
+    assert state.starts is not None and state.ends is not None
+    return Normalized(state.text, tuple(state.starts), tuple(state.ends))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(texts, st.text(max_size=30)), max_size=8))
+def test_normalize_all_is_normalize_text_of_each(batch: list[str]) -> None:
+    from moderation.normalize import normalize_all
+
+    expected = [normalize_text(t) for t in batch]
+    assert normalize_all(batch) == expected
+    with memoized():
+        assert normalize_all(batch + batch) == expected + expected
+        assert [normalize_text(t) for t in batch] == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("asShiItT10345!|#*@$%_ .,-'"), max_size=24))
+@example("What!")  # a token ending in "!": nothing to decode
+@example("sh!t!")  # an interior "!" decodes
+@example("*a!*")  # the stars go, leaving "!" at the core's end
+@example("1!a and 2020")
+def test_leet_hint_skips_only_tokens_that_decode_to_nothing(text: str) -> None:
+    assert fast(text, track=False) == full(text, track=False)
+    assert fast(text, track=True) == full(text, track=True)
