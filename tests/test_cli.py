@@ -148,6 +148,27 @@ def test_bad_queue_target_fails_before_writing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_score_without_a_queue_database_does_not_import_sqlalchemy(tmp_path: Path) -> None:
+    """SQLAlchemy's import is serial time in every run; only ``--queue`` needs it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from moderation.cli import cli\n"
+        "cli(['score', sys.argv[1], '-o', sys.argv[2], '--queue', sys.argv[3], '--quiet'],\n"
+        "    standalone_mode=False)\n"
+        "print('sqlalchemy' in sys.modules)\n"
+    )
+    out, queue = tmp_path / "out.csv", tmp_path / "queue.csv"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(EXAMPLE / "comments.csv"), str(out), str(queue)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
+    assert out.exists() and queue.exists()
+
+
 def test_bad_map_is_a_usage_error() -> None:
     code, _, err = run("score", str(EXAMPLE / "comments.csv"), "--map", "txt=body")
     assert code == 2 and "canonical" in err
