@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 
 from bench import corpus as bc  # noqa: E402
 from bench import report, worker  # noqa: E402
-from bench.run import BenchError, auc_table, run_child  # noqa: E402
+from bench.run import BenchError, _tree, auc_table, run_child  # noqa: E402
 from moderation.corpus import load_corpus, split_key  # noqa: E402
 
 LABELLED = labelled_dir()
@@ -328,3 +328,14 @@ def test_render_shows_decision_only_and_explained_single_calls() -> None:
     page = report.render(data)
     assert "| explanation read too | 200.0 | 900.0 |" in page
     assert "decision only" in page
+
+
+def test_memory_sampler_survives_a_process_that_has_exited(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child can exit between listing /proc and reading it: the sampler skips it."""
+    import bench.run as run
+
+    def gone(self: Path, pattern: str) -> list[Path]:
+        raise FileNotFoundError(str(self))
+
+    monkeypatch.setattr(run.Path, "glob", gone)
+    assert _tree(12345) == [12345]
