@@ -362,18 +362,19 @@ class Moderator:
 
         A lone comment without an article has nothing to compare with, so all four are NaN
         whatever the scorer; answering that directly spares :meth:`score_one` from loading
-        the off-topic scorer (and scikit-learn) at all.
+        the off-topic scorer (and scikit-learn) at all. "Lone" also inside a larger export: no
+        article, and alone in its thread (or, in an export without ``thread_id``, in its reply
+        chain). The scorer would otherwise judge it from its own words, and a flat export of
+        short civil comments ("Eloquently put.") reached the review queue as off-topic.
         """
         columns = [schema.OFF_TOPIC, "sim_article", "sim_parent", "sim_thread"]
         if len(comments) == 0:  # an empty export: the vectorisers refuse zero rows
             return pd.DataFrame(columns=columns, index=comments.index, dtype=np.float64)
-        if len(comments) == 1:
-            article = (
-                f"{context[schema.ARTICLE_TITLE].iat[0]}\n{context[schema.ARTICLE_BODY].iat[0]}"
-            )
-            if not article.strip():
-                return pd.DataFrame(np.nan, index=comments.index, columns=columns)
+        lone = _without_context(comments, context)
+        if lone.all():
+            return pd.DataFrame(np.nan, index=comments.index, columns=columns)
         out: pd.DataFrame = self.bundle.off_topic.score_frame(comments, context)
+        out.loc[lone, columns] = np.nan
         return out
 
     def _spans(
@@ -573,3 +574,17 @@ def _explanation(
 
 def _split(value: Any) -> list[str]:
     return [part for part in str(value).split("; ") if part] if isinstance(value, str) else []
+
+
+def _without_context(comments: pd.DataFrame, context: pd.DataFrame) -> np.ndarray:
+    """Comments with nothing to be off-topic from: no article and no other comment around.
+
+    The other comments are the thread's when the export has ``thread_id`` and the reply
+    chain's (same ``root_id``) when it does not.
+    """
+    article = context[schema.ARTICLE_TITLE].astype(str) + context[schema.ARTICLE_BODY].astype(str)
+    no_article = (article.str.strip() == "").to_numpy()
+    group = comments[schema.THREAD_ID] if schema.THREAD_ID in comments else context[schema.ROOT_ID]
+    alone = (group.astype(str).map(group.astype(str).value_counts()) == 1).to_numpy()
+    lone: np.ndarray = no_article & alone
+    return lone

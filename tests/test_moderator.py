@@ -65,6 +65,31 @@ def test_off_topic_is_unknown_without_context(moderator: Moderator) -> None:
     assert np.isnan(scored.loc[0, "off_topic"])
 
 
+def test_off_topic_is_unknown_for_every_comment_with_nothing_around_it(
+    moderator: Moderator,
+) -> None:
+    """Without an article, a comment alone in its thread (or reply chain) has no topic to leave."""
+    texts = ["Eloquently put.", "After you, sir.", "Budget cuts hit the schools again."]
+    flat = moderator.score(pd.DataFrame({"comment_id": ["1", "2", "3"], "text": texts}))
+    assert flat["off_topic"].isna().all()
+    assert not flat["reasons"].str.contains("off-topic").any()
+    # A reply has its parent, a thread its other comments, an article its text: scored.
+    replies = moderator.score(
+        pd.DataFrame({"comment_id": ["1", "2", "3"], "parent_id": ["", "1", ""], "text": texts})
+    )
+    assert replies["off_topic"].notna().tolist() == [True, True, False]
+    threads = moderator.score(
+        pd.DataFrame({"comment_id": ["1", "2", "3"], "thread_id": ["a", "a", "b"], "text": texts})
+    )
+    assert threads["off_topic"].notna().tolist() == [True, True, False]
+    articles = pd.DataFrame({"thread_id": ["b"], "title": ["Schools"], "body": ["Budget cuts."]})
+    with_article = moderator.score(
+        pd.DataFrame({"comment_id": ["1", "2", "3"], "thread_id": ["a", "a", "b"], "text": texts}),
+        articles,
+    )
+    assert with_article["off_topic"].notna().all()
+
+
 def test_with_rules_swaps_rules_only(moderator: Moderator) -> None:
     rules, _ = check_rules_text(
         "rules:\n  - {name: everything, when: {length: '>= 0'}, action: hold, priority: 5}\n"
