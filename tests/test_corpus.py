@@ -345,16 +345,27 @@ def test_praise_and_group_support_are_hard_negatives() -> None:
 BIAS_WORDS = Path(__file__).resolve().parents[2] / "shared/datasets/identity-bias-templates"
 
 
-@pytest.mark.skipif(not BIAS_WORDS.is_dir(), reason="identity-bias-templates not available")
-def test_praise_does_not_mirror_the_identity_bias_templates() -> None:
-    """No adjective, verb or occupation of the bias test's word lists, no bare test frame."""
-    lists = ("adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative")
-    test_words = {
+def bias_test_words(*lists: str) -> set[str]:
+    """The words of the identity-bias test's word lists (all of them when none is named)."""
+    lists = lists or (
+        "adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative",
+        "occupations", "adjectives_people", "names",
+    )  # fmt: skip
+    return {
         word
-        for name in (*lists, "occupations")
+        for name in lists
         for line in (BIAS_WORDS / f"bias_madlibs_wordlists/{name}.txt").read_text().splitlines()
         for word in line.lower().split()
     }
+
+
+@pytest.mark.skipif(not BIAS_WORDS.is_dir(), reason="identity-bias-templates not available")
+def test_praise_does_not_mirror_the_identity_bias_templates() -> None:
+    """No adjective, verb or occupation of the bias test's word lists, no bare test frame."""
+    test_words = bias_test_words(
+        "adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative",
+        "occupations",
+    )  # fmt: skip
     assert {"kind", "caring", "love", "architect"} <= test_words
     rows = hostile_template_sentences(with_family=True)
     new = rows[
@@ -438,16 +449,7 @@ def test_insult_families_hold_out_their_own_parts() -> None:
 @pytest.mark.skipif(not BIAS_WORDS.is_dir(), reason="identity-bias-templates not available")
 def test_insult_families_do_not_mirror_the_identity_bias_templates() -> None:
     """No word of the bias test's adjective, verb, occupation, identity or name lists."""
-    lists = (
-        "adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative",
-        "occupations", "adjectives_people", "names",
-    )  # fmt: skip
-    test_words = {
-        word
-        for name in lists
-        for line in (BIAS_WORDS / f"bias_madlibs_wordlists/{name}.txt").read_text().splitlines()
-        for word in line.lower().split()
-    }
+    test_words = bias_test_words()
     assert {"stupid", "like", "person", "muslim"} <= test_words
     rows = hostile_template_sentences(with_family=True)
     new = rows[rows["family"].isin(INSULT_FAMILIES + CIVIL_FAMILIES)]
@@ -553,16 +555,7 @@ def test_implicit_families_avoid_the_probe_sentences() -> None:
 @pytest.mark.skipif(not BIAS_WORDS.is_dir(), reason="identity-bias-templates not available")
 def test_implicit_families_do_not_mirror_the_identity_bias_templates() -> None:
     """No word of the bias test's lists outside the group names themselves ("hate", "old", ...)."""
-    lists = (
-        "adjectives_positive", "adjectives_negative", "verbs_positive", "verbs_negative",
-        "occupations", "adjectives_people", "names",
-    )  # fmt: skip
-    test_words = {
-        word
-        for name in lists
-        for line in (BIAS_WORDS / f"bias_madlibs_wordlists/{name}.txt").read_text().splitlines()
-        for word in line.lower().split()
-    }
+    test_words = bias_test_words()
     assert {"hate", "kill", "respect", "old", "reporter"} <= test_words
     group_names = [*GROUPS, *(p for pair in (*EQUAL_PAIRS, *AFFIRMATIONS) for p in pair)]
     group_words = {w for name in group_names for w in re.findall(r"[a-z]+", name.lower())}
