@@ -53,6 +53,7 @@ from moderation.train import (
     precision_table,
     precision_thresholds,
     render_card,
+    review_load_table,
     split_training_rows,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "olid_research",
     "refresh_card",
     "render_report",
+    "review_load",
     "write_report",
 ]
 
@@ -282,6 +284,48 @@ def leave_one_source_out(
 # --------------------------------------------------------------------------- report
 
 
+#: Test comments per source scored through the default rules for :func:`review_load`.
+REVIEW_LOAD_ROWS = 3_000
+
+
+def review_load(
+    bundle: Any, corpus: pd.DataFrame, *, rows: int = REVIEW_LOAD_ROWS, seed: int = 0
+) -> dict[str, Any]:
+    """How much the default rules send to review, per source: civil and hostile test comments.
+
+    The precision a rule's ``precision 0.8`` threshold reaches follows the base rate of the rows
+    it was chosen on; this is what a moderator sees instead. Each source's ``test`` comments
+    with a known ``toxicity`` label (at most ``rows``, a fixed sample) are scored by
+    :class:`~moderation.moderator.Moderator` with the shipped rules as one flat export (no
+    threads, no articles, so off-topic rules stay silent) and the escalated share of the civil
+    and of the toxic ones is counted.
+    """
+    from moderation.moderator import Moderator
+    from moderation.rules import load_rules
+
+    moderator = Moderator(bundle, load_rules(None))
+    out: dict[str, Any] = {}
+    test = corpus[(corpus["split"] == "test") & corpus[schema.TOXICITY].notna()]
+    for source, group in test.groupby("source", sort=True):
+        if len(group) > rows:
+            group = group.sample(rows, random_state=seed)
+        toxic = group[schema.TOXICITY].to_numpy(dtype=float) >= 0.5
+        if toxic.all() or not toxic.any():
+            continue
+        frame = pd.DataFrame(
+            {schema.COMMENT_ID: [str(i) for i in range(len(group))], schema.TEXT: group["text"]}
+        )
+        escalated = (moderator.score(frame)[schema.ACTION] != "allow").to_numpy()
+        out[str(source)] = {
+            "n": len(group),
+            "toxic_share": round(float(toxic.mean()), 4),
+            "civil_escalated": round(float(escalated[~toxic].mean()), 4),
+            "toxic_escalated": round(float(escalated[toxic].mean()), 4),
+            "precision": round(float(toxic[escalated].mean()), 4) if escalated.any() else None,
+        }
+    return out
+
+
 def evaluate_bundle(
     bundle: Any, datasets_dir: Path, *, full: bool = False, seed: int = 0
 ) -> dict[str, Any]:
@@ -337,6 +381,7 @@ def evaluate_bundle(
         evaluation["leave_one_source_out"] = leave_one_source_out(
             corpus, report["heldout"], seed=seed
         )
+    evaluation["review_load"] = review_load(bundle, corpus, seed=seed)
     report["evaluation"] = evaluation
     # The intruder held-out AUC needs the training threads: kept from training time; the
     # cross-domain sets are measured again here.
@@ -396,6 +441,9 @@ def render_report(report: Mapping[str, Any]) -> str:
     loso = evaluation.get("leave_one_source_out")
     if loso:
         parts += ["", "## Leave one training source out", "", loso_table(loso)]
+    load = evaluation.get("review_load")
+    if load:
+        parts += ["", "## What the default rules send to review", "", review_load_table(load)]
     at_precision = report.get("thresholds_at_precision")
     if at_precision:
         parts += ["", "## Thresholds at a target precision", "", precision_table(at_precision)]

@@ -1510,6 +1510,22 @@ _BIAS_NOT_MITIGATED = """\
   raise scores in neutral sentences; see the per-identity table above."""
 
 
+def review_load_table(load: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown table of :func:`moderation.evaluate.review_load`."""
+    lines = [
+        "| source | comments | toxic | civil sent to review | toxic sent to review | "
+        "precision of the review list |",
+        "|---|---|---|---|---|---|",
+    ]
+    for source, row in load.items():
+        precision = "n/a" if row.get("precision") is None else f"{row['precision']:.2f}"
+        lines.append(
+            f"| {source} | {row['n']} | {row['toxic_share']:.1%} | {row['civil_escalated']:.1%} "
+            f"| {row['toxic_escalated']:.1%} | {precision} |"
+        )
+    return "\n".join(lines)
+
+
 def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md, filled from the manifest contents."""
     sources = manifest_extra["sources"]
@@ -1569,6 +1585,17 @@ def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
             "full model's score on the same rows.\n\n"
             + loso_table(evaluation["leave_one_source_out"])
             + "\n"
+        )
+    if evaluation.get("review_load"):
+        evaluation_part += (
+            "\n## What the default rules send to review\n\n"
+            "Each source's test comments (at most 3,000) scored with the shipped rules as one "
+            "flat export (no threads or articles): the share of civil and of toxic comments "
+            "that reach `review` or a stronger action. The `precision 0.8` / `precision 0.6` "
+            "thresholds reach that precision on the validation mix (about 40 % toxic); a "
+            "section with fewer hostile comments gets a review list with lower precision, as "
+            "below. Raise the `insult` and `toxicity` thresholds in your rules for a quieter "
+            "queue.\n\n" + review_load_table(evaluation["review_load"]) + "\n"
         )
     bias = metrics.get("identity_bias") or {}
     bias_lines = "\n".join(f"- `{k}`: toxicity ROC-AUC {v['roc_auc']:.3f}" for k, v in bias.items())

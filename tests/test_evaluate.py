@@ -261,9 +261,17 @@ def test_full_report_has_every_section(report: dict[str, Any], tmp_path: Path) -
     assert cv["n"] == 14
     assert set(cv["class_f1"]) == {"hate", "offensive", "neither"}
     assert "davidson" in evaluation["leave_one_source_out"]
+    load = evaluation["review_load"]
+    assert load, "no source with civil and toxic test comments"
+    for row in load.values():
+        assert 0 < row["toxic_share"] < 1 and row["n"] <= evaluate.REVIEW_LOAD_ROWS
+        assert 0 <= row["civil_escalated"] <= 1 and 0 <= row["toxic_escalated"] <= 1
     md, js = write_report(report, tmp_path)
     text = md.read_text(encoding="utf-8")
-    for needle in ("## Summary", "Davidson 5-fold", "Leave one training source out"):
+    for needle in (
+        "## Summary", "Davidson 5-fold", "Leave one training source out",
+        "What the default rules send to review",
+    ):  # fmt: skip
         assert needle in text
     assert json.loads(js.read_text(encoding="utf-8"))["curves"]["toxicity"]["n"] > 0
 
@@ -282,7 +290,10 @@ def test_refresh_card_keeps_the_pipeline_and_valid_hashes(
     assert "davidson_cv" in manifest["evaluation"]
     assert bundle.manifest["files"][MODEL_CARD] == sha256_file(bundle_dir / MODEL_CARD)
     card = (bundle_dir / MODEL_CARD).read_text(encoding="utf-8")
-    for needle in ("Thresholds at a target precision", "leave one training source out", "Davidson"):
+    for needle in (
+        "Thresholds at a target precision", "leave one training source out", "Davidson",
+        "What the default rules send to review",
+    ):  # fmt: skip
         assert needle.lower() in card.lower()
 
 
@@ -304,3 +315,18 @@ def test_notebook_runs_top_to_bottom(report: dict[str, Any], tmp_path: Path) -> 
 
         plt.close("all")
     assert namespace["labels"]
+
+
+def test_review_load_table_shows_shares_and_precision() -> None:
+    from moderation.train import review_load_table
+
+    table = review_load_table(
+        {
+            "news": {"n": 200, "toxic_share": 0.05, "civil_escalated": 0.2,
+                     "toxic_escalated": 0.6, "precision": 0.136},
+            "quiet": {"n": 10, "toxic_share": 0.1, "civil_escalated": 0.0,
+                      "toxic_escalated": 0.0, "precision": None},
+        }
+    )  # fmt: skip
+    assert "| news | 200 | 5.0% | 20.0% | 60.0% | 0.14 |" in table
+    assert "| quiet | 10 | 10.0% | 0.0% | 0.0% | n/a |" in table
