@@ -97,14 +97,18 @@ def test_similar_threads_share_names_on_the_same_platform() -> None:
     assert near[2] == []  # shares no word with anything on its platform
 
 
+def later_worlds(rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """The worlds after the first (which keeps every thread as it is), each re-indexed."""
+    later = rows[rows["world"] > 0]
+    return [world.reset_index(drop=True) for _, world in later.groupby("world")]
+
+
 def test_an_intruding_reply_can_lead_a_derailed_sub_thread() -> None:
     donor = ("donor", "Penalties decide the final", ["one", "two", "three", "four"])
     rows = build_worlds([THREADS[0], donor], chains={"donor"}, seed=1, worlds=6, follow_on=1.0)
-    rows = rows[rows["world"] > 0]
     real = set(THREADS[0][2])
     followers = 0
-    for _, world in rows.groupby("world"):
-        world = world.reset_index(drop=True)
+    for world in later_worlds(rows):
         for i, parent in enumerate(world["parent"]):
             grand = world["parent"][parent] if parent >= 0 else -1
             if parent >= 0 and grand >= 0 and world["text"][grand] in real:
@@ -171,11 +175,9 @@ def test_tangent_intruders_reply_to_the_comment_they_share_words_with() -> None:
     rows = build_worlds(
         threads, chains=set(), seed=2, worlds=4, tangents=tangents, tangent_share=1.0
     )
-    later = rows[rows["world"] > 0]
     real = set(THREADS[0][2])
     tangent = 0
-    for _, world in later.groupby("world"):
-        world = world.reset_index(drop=True)
+    for world in later_worlds(rows):
         for i, parent in enumerate(world["parent"]):
             if parent >= 0 and world["thread"][i] == 0 and world["text"][parent] in real:
                 assert world["text"][i] == "one" and world["label"][i] == 1
