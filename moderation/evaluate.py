@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,13 @@ from moderation.corpus import (
     load_corpus,
     stable_bucket,
 )
-from moderation.offtopic import evaluate_off_topic
+from moderation.errors import TrainingError
+from moderation.offtopic import (
+    evaluate_off_topic,
+    intruder_threads,
+    measure_intruders,
+    off_topic_table,
+)
 from moderation.train import (
     AT_PRECISION_METHOD,
     NOT_FITTED,
@@ -59,12 +66,14 @@ from moderation.train import (
 
 __all__ = [
     "CURVE_GRID",
+    "METRIC_KEYS",
     "REPORT_JSON",
     "REPORT_MD",
     "curves",
     "davidson_cv",
     "evaluate_bundle",
     "leave_one_source_out",
+    "off_topic_metrics",
     "olid_research",
     "refresh_card",
     "render_report",
@@ -326,6 +335,38 @@ def review_load(
     return out
 
 
+def off_topic_metrics(bundle: Any, datasets_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """The bundle's off-topic scorer measured again, and what could only be copied.
+
+    The held-out intruder worlds are rebuilt from ``datasets_dir`` with the training split
+    (:func:`~moderation.offtopic.intruder_threads`) and the seed the bundle was trained with,
+    so the scorer, whose vocabulary never saw those threads, gives the ROC-AUCs recorded at
+    training time (the shipped bundle's to the last digit). SemEval-2015, C3 and YouTube spam
+    are measured as :func:`~moderation.offtopic.evaluate_off_topic` does.
+
+    Returns
+    -------
+    tuple
+        The metrics (named as in the manifest's ``metrics.off_topic``), and the names of the
+        entries that could not be measured here (their data absent) and are copied from the
+        manifest.
+    """
+    manifest = bundle.manifest
+    recorded = dict(manifest.get("metrics", {}).get("off_topic", {}))
+    scorer = bundle.off_topic  # the compiled arrays: the same scores as the pickled scorer
+    measured: dict[str, Any] = {}
+    try:
+        split = intruder_threads(datasets_dir)
+    except TrainingError as error:
+        logger.warning("held-out intruders not measured again: %s", error)
+    else:
+        seed = int(manifest.get("training", {}).get("seed", 0))
+        measured.update(measure_intruders(scorer, split, seed=seed))
+    measured.update(evaluate_off_topic(scorer, datasets_dir))
+    copied = [name for name in recorded if name not in measured]
+    return {**{name: recorded[name] for name in copied}, **measured}, copied
+
+
 def evaluate_bundle(
     bundle: Any, datasets_dir: Path, *, full: bool = False, seed: int = 0
 ) -> dict[str, Any]:
@@ -349,9 +390,13 @@ def evaluate_bundle(
         The report: bundle name, thresholds, ``heldout`` and ``cross_domain`` metrics per
         source and label, OLID sub-task A (shipped model and research protocol), identity-bias
         metrics, toxic spans, thresholds at target precision, ``curves`` per label on the
-        held-out test rows (source-balanced), and with ``full`` ``davidson_cv`` and
-        ``leave_one_source_out``.
+        held-out test rows (source-balanced), ``off_topic`` (:func:`off_topic_metrics`; the
+        entries copied from the manifest are listed in ``off_topic_copied``), and with
+        ``full`` ``davidson_cv`` and ``leave_one_source_out``. ``evaluation`` also records
+        how long this run took (``evaluate_seconds``, or ``evaluate_full_seconds`` with
+        ``full``; wall-clock).
     """
+    started = time.monotonic()
     datasets_dir = Path(datasets_dir)
     manifest = bundle.manifest
     trained = list(manifest.get("heldout_sources") or manifest.get("sources", {}))
@@ -382,12 +427,10 @@ def evaluate_bundle(
             corpus, report["heldout"], seed=seed
         )
     evaluation["review_load"] = review_load(bundle, corpus, seed=seed)
+    report["off_topic"], report["off_topic_copied"] = off_topic_metrics(bundle, datasets_dir)
+    seconds = round(time.monotonic() - started, 1)
+    evaluation["evaluate_full_seconds" if full else "evaluate_seconds"] = seconds
     report["evaluation"] = evaluation
-    # The intruder held-out AUC needs the training threads: kept from training time; the
-    # cross-domain sets are measured again here.
-    off_topic = dict(manifest.get("metrics", {}).get("off_topic", {}))
-    off_topic.update(evaluate_off_topic(bundle.off_topic, datasets_dir))
-    report["off_topic"] = off_topic
     return report
 
 
@@ -461,9 +504,26 @@ def render_report(report: Mapping[str, Any]) -> str:
     if bias:
         parts += ["", "Sentence-level identity test sets (toxicity ROC-AUC):", ""]
         parts += [f"- {name}: {m['roc_auc']:.3f} (n={m['n']})" for name, m in bias.items()]
-    if report.get("off_topic"):
-        parts += ["", "## Off-topic (recorded at training time)", "", "```"]
-        parts += [json.dumps(report["off_topic"], indent=2), "```"]
+    off_topic = report.get("off_topic")
+    if off_topic:
+        copied = report.get("off_topic_copied") or []
+        parts += [
+            "",
+            "## Off-topic scorer (held-out intruder threads and cross-domain sets)",
+            "",
+            "Measured by this run: the held-out fifth of the ToxiChat and Ruddit threads (the "
+            "training split, worlds drawn with the bundle's training seed) and the "
+            "evaluation-only SemEval-2015, C3 and YouTube spam sets.",
+            "",
+            off_topic_table(off_topic),
+        ]
+        if copied:
+            parts += [
+                "",
+                "Copied from the manifest, not measured again (their data is absent): "
+                + ", ".join(f"`{name}`" for name in copied)
+                + ".",
+            ]
     return "\n".join(parts) + "\n"
 
 
@@ -484,14 +544,20 @@ def write_report(report: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
     return md, js
 
 
-#: Report keys copied into the manifest's ``metrics`` by :func:`refresh_card`.
-_METRIC_KEYS = (
+#: Report keys copied into the manifest's ``metrics`` by :func:`refresh_card`: every section
+#: :func:`evaluate_bundle` measures that the model card shows (training time writes the same
+#: keys, see ``train.train_bundle``).
+METRIC_KEYS = (
     "heldout",
     "cross_domain",
+    "calibration",
     "olid_subtask_a",
     "identity_bias",
     "identity_templates",
     "toxic_spans_test",
+    "obfuscation",
+    "long_text_insults",
+    "off_topic",
 )
 
 
@@ -504,11 +570,14 @@ def refresh_card(
 ) -> Path:
     """Record an evaluation in an existing bundle's manifest and model card.
 
-    The pickled pipeline is not touched: the manifest's metrics, thresholds at target precision
-    and ``evaluation`` (OLID research protocol, Davidson cross-validation and leave-one-source-out
-    results, when measured) are replaced, the card is re-rendered from the manifest, and the
-    card's SHA-256 in the manifest is updated so the bundle still loads. A previous
-    ``evaluation`` entry not measured again is kept.
+    The pickled pipeline is not touched: every metrics section the report holds
+    (:data:`METRIC_KEYS`: held-out and cross-domain tables, calibration, OLID, identity bias,
+    toxic spans, evasion, long comments, off-topic), thresholds at target precision and
+    ``evaluation`` (OLID research protocol, Davidson cross-validation, leave-one-source-out,
+    review load and run times, when measured) are replaced, the card is re-rendered from the
+    manifest, and the card's SHA-256 in the manifest is updated so the bundle still loads. A
+    previous metrics section or ``evaluation`` entry not measured again is kept. What training
+    alone knows (thresholds, how calibration maps were chosen, training data) is kept as is.
 
     Parameters
     ----------
@@ -532,7 +601,7 @@ def refresh_card(
         report = evaluate_bundle(bundle, datasets_dir, full=full)
     manifest = dict(bundle.manifest)
     metrics = dict(manifest.get("metrics", {}))
-    metrics.update({k: report[k] for k in _METRIC_KEYS if k in report})
+    metrics.update({k: report[k] for k in METRIC_KEYS if k in report})
     manifest["metrics"] = metrics
     manifest["thresholds_at_precision"] = report["thresholds_at_precision"]
     manifest["thresholds_at_precision_method"] = AT_PRECISION_METHOD

@@ -111,6 +111,8 @@ TANGENT_SHARE = 0.0
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+#: A thread of intruder data: key, article (or post title) and its comments in order.
+Thread = tuple[str, str, list[str]]
 
 _SECOND_PERSON = re.compile(r"\b(you|your|you're|youre|yours|u|ur)\b", re.IGNORECASE)
 
@@ -790,12 +792,8 @@ def fit_off_topic(
     :data:`ASIDE_FEATURES` was measured and not kept either).
     """
     datasets_dir = Path(datasets_dir)
-    toxichat = _toxichat_threads(datasets_dir)
-    threads = toxichat + _ruddit_threads(datasets_dir)
-    chains = {key for key, _, _ in toxichat}
-    held_out = [_stable_fraction(key) >= 0.8 for key, _, _ in threads]
-    train = [t for t, h in zip(threads, held_out, strict=True) if not h]
-    test = [t for t, h in zip(threads, held_out, strict=True) if h]
+    split = intruder_threads(datasets_dir)
+    train, test, chains = split.train, split.test, set(split.chains)
 
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -829,10 +827,61 @@ def fit_off_topic(
         train_rows = pd.concat([train_rows, supervised], ignore_index=True)
     fit_classifier(classifier, train_rows, features=scorer.feature_names)
 
-    scorer.metrics = heldout_intruders(scorer, test, chains=chains, seed=seed + 1)
+    scorer.metrics = measure_intruders(scorer, split, seed=seed)
     scorer.metrics.update(evaluate_off_topic(scorer, datasets_dir))
     log.info("off-topic scorer metrics: %s", scorer.metrics)
     return scorer
+
+
+#: Threads whose key hashes to at least this fraction are held out of the off-topic fit (a fifth).
+HELDOUT_FROM = 0.8
+
+
+@dataclass(frozen=True)
+class IntruderThreads:
+    """The threads intruder data is built from, split 80/20 by a stable hash of their key.
+
+    ``train`` feeds the vocabulary and the training worlds, ``test`` only the held-out worlds
+    (:func:`measure_intruders`); ``chains`` are the keys of threads whose comments each reply to
+    the previous one (ToxiChat). Training and evaluation both read it through
+    :func:`intruder_threads`, so ``moderation evaluate`` rebuilds the very threads the held-out
+    numbers were first measured on.
+    """
+
+    train: list[Thread]
+    test: list[Thread]
+    chains: frozenset[str]
+
+
+def intruder_threads(datasets_dir: Path) -> IntruderThreads:
+    """ToxiChat and Ruddit threads split by thread (:data:`HELDOUT_FROM` of the key's hash).
+
+    Raises
+    ------
+    TrainingError
+        If ToxiChat or Ruddit is missing under ``datasets_dir``.
+    """
+    datasets_dir = Path(datasets_dir)
+    toxichat = _toxichat_threads(datasets_dir)
+    threads = toxichat + _ruddit_threads(datasets_dir)
+    held_out = [_stable_fraction(key) >= HELDOUT_FROM for key, _, _ in threads]
+    return IntruderThreads(
+        train=[t for t, h in zip(threads, held_out, strict=True) if not h],
+        test=[t for t, h in zip(threads, held_out, strict=True) if h],
+        chains=frozenset(key for key, _, _ in toxichat),
+    )
+
+
+def measure_intruders(
+    scorer: OffTopicScorer, split: IntruderThreads, *, seed: int
+) -> dict[str, Any]:
+    """The held-out intruder ROC-AUCs of ``scorer`` (:func:`heldout_intruders` on ``split.test``).
+
+    ``seed`` is the fit's seed; the held-out worlds use ``seed + 1``, so they never repeat the
+    training worlds' draws. The same call at training time and in ``moderation evaluate``
+    gives the same numbers for the same scorer, threads and seed.
+    """
+    return heldout_intruders(scorer, split.test, chains=set(split.chains), seed=seed + 1)
 
 
 def training_texts(
@@ -1083,10 +1132,10 @@ def evaluate_off_topic(scorer: OffTopicScorer, datasets_dir: Path) -> dict[str, 
     return out
 
 
-def off_topic_card(metrics: dict[str, Any]) -> str:
-    """The model card's off-topic section: how the scorer was trained and what it measures."""
+def off_topic_table(metrics: Mapping[str, Any]) -> str:
+    """Markdown table of the off-topic metrics (``metrics.off_topic`` of a manifest or report)."""
 
-    def row(name: str, m: dict[str, Any] | None, what: str) -> str:
+    def row(name: str, m: Mapping[str, Any] | None, what: str) -> str:
         if not m:
             return f"| {name} | {what} | not measured (data absent) | | |"
         extra = (
@@ -1102,22 +1151,6 @@ def off_topic_card(metrics: dict[str, Any]) -> str:
         return f"| {name} | {what} | {m['roc_auc']}{extra} | {m['n']} | {m['positives']} |"
 
     lines = [
-        "## Off-topic scorer",
-        "",
-        "Similarity of each comment to its article (words discounted by how many of the "
-        "thread's conversations share them), parent, chain top and the thread's other "
-        "conversations, plus length, how much topic its words can carry (their IDF), dialogue "
-        "cues and whether the article's author is replying; a gradient-boosted classifier "
-        "learned from self-supervised *intruder* data: "
-        "ToxiChat (CC BY-SA 4.0) and Ruddit (MIT/Apache-2.0) threads with comments from other "
-        "threads mixed in (a quarter of them from similar threads of the same platform, which "
-        "share the thread's names but not its subject; some as a reply to a real comment "
-        "followed by the donor's next comments, like a derailed sub-thread) and threads given "
-        "another thread's article. Rows are weighted so that on- and off-topic weigh the same "
-        "among replies and among top-level comments. No off-topic label of any dataset is "
-        "trained on, and the vocabulary and IDF are fitted without any text of the held-out "
-        "threads.",
-        "",
         "| set | what | ROC-AUC | n | off-topic |",
         "|---|---|---|---|---|",
         row(
@@ -1157,6 +1190,30 @@ def off_topic_card(metrics: dict[str, Any]) -> str:
             metrics.get("youtube_spam"),
             "self-promotion vs comments; no video text, thread only (cross-domain)",
         ),
+    ]
+    return "\n".join(lines)
+
+
+def off_topic_card(metrics: Mapping[str, Any]) -> str:
+    """The model card's off-topic section: how the scorer was trained and what it measures."""
+    lines = [
+        "## Off-topic scorer",
+        "",
+        "Similarity of each comment to its article (words discounted by how many of the "
+        "thread's conversations share them), parent, chain top and the thread's other "
+        "conversations, plus length, how much topic its words can carry (their IDF), dialogue "
+        "cues and whether the article's author is replying; a gradient-boosted classifier "
+        "learned from self-supervised *intruder* data: "
+        "ToxiChat (CC BY-SA 4.0) and Ruddit (MIT/Apache-2.0) threads with comments from other "
+        "threads mixed in (a quarter of them from similar threads of the same platform, which "
+        "share the thread's names but not its subject; some as a reply to a real comment "
+        "followed by the donor's next comments, like a derailed sub-thread) and threads given "
+        "another thread's article. Rows are weighted so that on- and off-topic weigh the same "
+        "among replies and among top-level comments. No off-topic label of any dataset is "
+        "trained on, and the vocabulary and IDF are fitted without any text of the held-out "
+        "threads.",
+        "",
+        off_topic_table(metrics),
         "",
         "*Within strata* is the mean ROC-AUC among replies and among top-level comments "
         "(with and without an article) taken apart: in the held-out worlds most intruders are "

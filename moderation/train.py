@@ -1151,7 +1151,9 @@ def train_bundle(
     metrics = evaluate_model(model, corpus, thresholds, rows.heldout_sources, datasets_dir)
     at_precision = precision_thresholds(model, rows, corpus, val_scores)
 
-    off_topic = fit_off_topic(datasets_dir, rows.background, include_restricted=include_restricted)
+    off_topic = fit_off_topic(
+        datasets_dir, rows.background, seed=seed, include_restricted=include_restricted
+    )
     metrics["off_topic"] = getattr(off_topic, "metrics", {})
     elapsed = round(time.monotonic() - started, 1)
 
@@ -1526,6 +1528,184 @@ def review_load_table(load: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: Why a target of issues #3 and #4 is missed, one line each (the verdict itself is computed).
+_WHY_MISSED = {
+    "olid": "OLID has no licence, so the shipped model never sees a tweet of it; a linear "
+    "bag-of-n-grams model trained on other platforms (even fitted on OLID train the recipe "
+    "stays near the 0.73 TF-IDF baseline; 0.80 took a CNN)",
+    "davidson_weighted": "a linear bag-of-n-grams model, on par with the paper's logistic "
+    "regression (0.90); see data/README.md",
+    "davidson_hate": "hate and offensive tweets share most of their words (slurs, profanity), "
+    "which n-grams separate weakly (paper's logistic regression 0.51); see data/README.md",
+    "spans": "spans are the words whose n-grams raise the score, not a trained token tagger "
+    "(the task's best system, 0.708, fine-tuned a transformer)",
+    "subgroup": "identity-term bias is mitigated, not removed; see the per-identity table",
+    "bpsn": "identity-term bias is mitigated, not removed; see the per-identity table",
+    "long": "sentence scoring halves the dilution of one insult, it does not remove it",
+    "semeval": "the shipped scorer never trains on SemEval (research-only licence); intruder "
+    "worlds cannot teach that chit-chat inside a thread (SemEval's Dialogue, its weakest part) "
+    "is off-topic (docs/off-topic.md)",
+    "intruders": "the scorer sees word overlap with the article, parent and thread only: "
+    "intruders from similar threads share the thread's names, and real replies often share "
+    "few words with their parent (docs/off-topic.md)",
+}
+
+
+def _verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "not measured"
+    return "met" if value >= target else "**not met**"
+
+
+def targets_table(metrics: Mapping[str, Any], evaluation: Mapping[str, Any]) -> str:
+    """Markdown table: each target of issues #3 and #4, its measured value and met / not met.
+
+    Verdicts are computed from the recorded metrics; a target whose data or refit was not run
+    reads "not measured" (Davidson needs ``moderation evaluate --full``).
+    """
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(
+        target: str, measured: str, value: float | None, goal: float, why: str, note: str = ""
+    ) -> None:
+        verdict = _verdict(value, goal)
+        rows.append((target, measured, verdict, why if verdict == "**not met**" else note))
+
+    olid = metrics.get("olid_subtask_a") or {}
+    research = evaluation.get("olid_research") or {}
+    olid_text = f"{olid['macro_f1']:.3f}" if olid else "n/a"
+    if olid and research:
+        olid_text += f" (research protocol, fitted on OLID train: {research['macro_f1']:.3f})"
+    add(
+        "#3 OLID sub-task A official test, macro-F1 >= 0.80",
+        olid_text,
+        olid.get("macro_f1"),
+        0.80,
+        _WHY_MISSED["olid"],
+    )
+    cv = evaluation.get("davidson_cv") or {}
+    missing_cv = "n/a (`moderation evaluate --full --update-card`)"
+    add(
+        "#3 Davidson 5-fold CV, weighted F1 >= 0.91",
+        f"{cv['weighted_f1']:.3f}" if cv else missing_cv,
+        cv.get("weighted_f1"),
+        0.91,
+        _WHY_MISSED["davidson_weighted"],
+    )
+    add(
+        "#3 Davidson 5-fold CV, hate-class F1 >= 0.55",
+        f"{cv['hate_f1']:.3f}" if cv else missing_cv,
+        cv.get("hate_f1"),
+        0.55,
+        _WHY_MISSED["davidson_hate"],
+    )
+    spans = metrics.get("toxic_spans_test") or {}
+    span_f1 = spans.get("span_f1", spans.get("span_f1_sentence_granularity"))
+    add(
+        "#3 Toxic-spans official test, span F1 >= 0.65",
+        "n/a" if span_f1 is None else f"{span_f1:.3f}",
+        span_f1,
+        0.65,
+        _WHY_MISSED["spans"],
+    )
+    per = list(((metrics.get("identity_templates") or {}).get("per_identity") or {}).values())
+    for key, name, goal in (
+        ("subgroup", "Subgroup", SUBGROUP_AUC_TARGET),
+        ("bpsn", "BPSN", BPSN_AUC_TARGET),
+    ):
+        known = [m[f"{key}_auc"] for m in per if m[f"{key}_auc"] is not None]
+        low = min(known) if known else None
+        below = sum(v < goal for v in known)
+        add(
+            f"#3 Identity templates, {name} AUC >= {goal:.2f} for every identity",
+            "n/a" if low is None else f"lowest {low:.3f}; {below} of {len(known)} below",
+            low,
+            goal,
+            _WHY_MISSED[key],
+        )
+    long = metrics.get("long_text_insults") or {}
+    shares = [
+        long[label]["combined"] for label in (schema.INSULT, schema.TOXICITY) if label in long
+    ]
+    lowest = min(shares) if shares else None
+    add(
+        "#3 One insult in a long civil comment: `insult` / `toxicity` at or above the "
+        "threshold in at least half of the held-out pairs",
+        " / ".join(_pct(v) for v in shares) + " of pairs" if shares else "n/a",
+        lowest,
+        0.5,
+        _WHY_MISSED["long"],
+        note="" if lowest is None else f"{_WHY_MISSED['long']}: {_pct(1 - lowest)} stay below",
+    )
+    off_topic = metrics.get("off_topic") or {}
+    semeval = off_topic.get("semeval2015_cqa_test") or {}
+    add(
+        "#4 SemEval-2015 CQA official test, ROC-AUC >= 0.80 (Bad + Dialogue vs Good)",
+        f"{semeval['roc_auc']:.3f}; official macro-F1 {semeval['macro_f1_official']:.3f} "
+        f"(published best {semeval['published_best_macro_f1']})"
+        if semeval
+        else "n/a",
+        semeval.get("roc_auc"),
+        0.80,
+        _WHY_MISSED["semeval"],
+    )
+    intruders = off_topic.get("intruders_heldout") or {}
+    add(
+        "#4 Swapped-context replies on held-out threads, ROC-AUC >= 0.90 (judged within "
+        "strata: no credit for being a reply)",
+        f"{intruders['roc_auc_within_strata']:.3f} within strata, {intruders['roc_auc']:.3f} pooled"
+        if intruders
+        else "n/a",
+        intruders.get("roc_auc_within_strata"),
+        0.90,
+        _WHY_MISSED["intruders"],
+    )
+    lines = ["| target | measured | verdict | why not met (or a caveat) |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def _duration(seconds: float | None, fallback: str) -> str:
+    """``about 2 min`` from seconds (``fallback`` when not recorded)."""
+    if seconds is None:
+        return fallback
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    return f"about {seconds / 60:.0f} min"
+
+
+def toxic_shares(manifest_extra: Mapping[str, Any]) -> dict[str, Any]:
+    """How toxic the rows behind the thresholds are, from the manifest (``None`` if unknown).
+
+    ``validation``: share of toxic rows among the validation rows (what the F1-optimal
+    thresholds and the calibration maps see); ``per_source``: the mean over training sources
+    of their test rows' toxic share, what the thresholds at target precision see (every source
+    weighing the same); ``lowest`` / ``highest``: ``(source, share)``.
+    """
+    val = ((manifest_extra.get("calibration") or {}).get("validation") or {}).get(
+        schema.TOXICITY
+    ) or {}
+    at: Mapping[str, Any] = (manifest_extra.get("thresholds_at_precision") or {}).get(
+        schema.TOXICITY
+    ) or {}
+    first: Mapping[str, Any] = next(iter(at.values()), {})
+    by_source: Mapping[str, Any] = first.get("test_by_source") or {}
+    share = {source: m["positives"] / m["n"] for source, m in by_source.items() if m.get("n")}
+    return {
+        "validation": val["positives"] / val["rows"] if val.get("rows") else None,
+        "per_source": float(np.mean(list(share.values()))) if share else None,
+        "lowest": min(share.items(), key=lambda kv: kv[1]) if share else None,
+        "highest": max(share.items(), key=lambda kv: kv[1]) if share else None,
+    }
+
+
+def _pct(value: float | None, fallback: str = "n/a") -> str:
+    """``32 %``; one decimal below 10 % (``1.5 %``)."""
+    if value is None:
+        return fallback
+    return f"{100 * value:.1f} %" if value < 0.1 else f"{100 * value:.0f} %"
+
+
 def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md, filled from the manifest contents."""
     sources = manifest_extra["sources"]
@@ -1538,14 +1718,23 @@ def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
     thresholds = ", ".join(f"{k} {v:.3f}" for k, v in manifest_extra["thresholds"].items())
     evaluation = manifest_extra.get("evaluation") or {}
     at_precision = manifest_extra.get("thresholds_at_precision") or {}
+    shares = toxic_shares(manifest_extra)
+    per_source = _pct(shares["per_source"])
+    validation_share = _pct(shares["validation"])
+    spread = (
+        f" (`{shares['lowest'][0]}` has {_pct(shares['lowest'][1])} toxic comments, "
+        f"`{shares['highest'][0]}` {_pct(shares['highest'][1])})"
+        if shares["lowest"] and shares["highest"]
+        else ""
+    )
     precision_part = (
         "\n### Thresholds at a target precision\n\n"
         "Use these to write rules you can reason about: a `hold` rule at the 0.8 threshold "
         "is right about 4 times in 5 on data like the validation rows, a `review` rule at the "
         "0.6 threshold 3 times in 5. **Precision follows the base rate**: the per-source "
-        "column shows it on each platform's test rows (Wikipedia talk, `cat`, has 1.5 % toxic "
-        "comments; Davidson's tweets 83 %); for a community with few toxic comments, use the "
-        "0.8 thresholds for `review` and tune them on your own review decisions. "
+        f"column shows it on each platform's test rows{spread}; for a community with few toxic "
+        "comments, use the 0.8 thresholds for `review` and tune them on your own review "
+        "decisions. "
         f"{manifest_extra.get('thresholds_at_precision_method', '')}."
         "\n\n" + precision_table(at_precision) + "\n"
         if at_precision
@@ -1592,13 +1781,30 @@ def render_card(name: str, manifest_extra: Mapping[str, Any]) -> str:
             "Each source's test comments (at most 3,000) scored with the shipped rules as one "
             "flat export (no threads or articles): the share of civil and of toxic comments "
             "that reach `review` or a stronger action. The `precision 0.8` / `precision 0.6` "
-            "thresholds reach that precision on the validation mix (about 40 % toxic); a "
-            "section with fewer hostile comments gets a review list with lower precision, as "
-            "below. Raise the `insult` and `toxicity` thresholds in your rules for a quieter "
-            "queue.\n\n" + review_load_table(evaluation["review_load"]) + "\n"
+            "thresholds reach that precision on the validation rows with every training "
+            f"source weighing the same (a source is on average {per_source} toxic on its test "
+            "rows); a section with fewer hostile comments gets a review list with lower "
+            "precision, as below. Raise the `insult` and `toxicity` thresholds in your rules "
+            "for a quieter queue.\n\n" + review_load_table(evaluation["review_load"]) + "\n"
         )
     bias = metrics.get("identity_bias") or {}
     bias_lines = "\n".join(f"- `{k}`: toxicity ROC-AUC {v['roc_auc']:.3f}" for k, v in bias.items())
+    reproduce = (
+        f"moderation train --datasets ../shared/datasets -o models/{name} "
+        f"--seed {training['seed']}\n"
+        f"moderation evaluate --model models/{name} --datasets ../shared/datasets "
+        "-o evaluation/\n"
+        f"moderation evaluate --model models/{name} --datasets ../shared/datasets "
+        "-o evaluation/ --full --update-card"
+    )
+    untimed = "not timed for this card"
+    timings = (
+        f"Training: {_duration(training.get('seconds'), untimed)}. Evaluation: "
+        f"{_duration(evaluation.get('evaluate_seconds'), f'a few minutes ({untimed})')}. "
+        "With `--full` (Davidson cross-validation and leave-one-source-out refits; "
+        "`--update-card` records the report in this card): "
+        f"{_duration(evaluation.get('evaluate_full_seconds'), f'about 30 minutes ({untimed})')}."
+    )
     restricted = (
         "\n**This bundle was trained with `--include-restricted` (non-commercial / unlicensed "
         "data): do not redistribute it.**\n"
@@ -1652,6 +1858,13 @@ were never trained on.
 `report.md` / `report.json`; `moderation evaluate --full` adds the Davidson cross-validation
 and the leave-one-source-out refits, and `--update-card` records them here.
 
+## Targets (issue #3 and #4)
+
+Each verdict is computed from the numbers recorded in this card (held-out or never-trained-on
+data only).
+
+{targets_table(metrics, evaluation)}
+
 ## Thresholds
 
 F1-optimal thresholds (used when a rule says nothing more specific): {thresholds}
@@ -1689,12 +1902,13 @@ non-toxic ones):
 
 {identity_table(templates) if templates else "n/a"}
 {_spans_line(metrics)}
-Reproduce (from the repository root; about {training["seconds"]:.0f} s on 2 cores):
+Reproduce from the repository root:
 
 ```
-moderation train --datasets ../shared/datasets -o models/{name} --seed {training["seed"]}
-moderation evaluate --model models/{name} --datasets ../shared/datasets -o evaluation/
+{reproduce}
 ```
+
+Wall-clock times on 2 cores, measured when these numbers were recorded. {timings}
 
 {off_topic_card(metrics.get("off_topic") or {})}
 
@@ -1720,8 +1934,9 @@ moderation evaluate --model models/{name} --datasets ../shared/datasets -o evalu
 - **English only.** Domains: tweets, Reddit, Wikipedia talk, news comments, chatbot logs.
 - Davidson tweets are lexicon-sampled and over-label African-American English as offensive.
 - `severe_toxicity` and `threat` have few training positives; treat them as rough signals.
-- **Thresholds follow the training mix.** They maximise F1 on validation rows where about half
-  of the toxicity rows are toxic (Davidson, toxic spans); on naturally distributed news
+- **Thresholds follow the training mix.** They maximise F1 on validation rows where
+  {validation_share} of the toxicity rows are toxic (most of them Davidson's tweets and
+  toxic-spans sentences); on naturally distributed news
   comments (UCC: 2 % hostile) the toxicity threshold flags far too much (F1 above). Tune
   thresholds per community from review decisions. Calibration has the same limit: a score of
   0.3 means about 30 % toxic *in the validation mix*, not in every community.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -23,9 +25,11 @@ from moderation.corpus import (
     stable_bucket,
 )
 from moderation.evaluate import (
+    METRIC_KEYS,
     curves,
     davidson_cv,
     evaluate_bundle,
+    off_topic_metrics,
     refresh_card,
     write_report,
 )
@@ -295,6 +299,100 @@ def test_refresh_card_keeps_the_pipeline_and_valid_hashes(
         "What the default rules send to review",
     ):  # fmt: skip
         assert needle.lower() in card.lower()
+
+
+#: Report keys that are not measurements (they describe the run or hold curves).
+NOT_METRICS = {
+    "bundle", "name", "thresholds", "trained_sources", "thresholds_at_precision", "curves",
+    "curves_data", "evaluation", "off_topic_copied",
+}  # fmt: skip
+INTRUDERS = (
+    "intruders_heldout", "intruders_heldout_random", "intruders_heldout_similar",
+    "intruders_heldout_tangent",
+)  # fmt: skip
+
+
+def test_report_measures_the_off_topic_scorer_again(report: dict[str, Any], tmp_path: Path) -> None:
+    recorded = load_bundle(report["bundle"]).manifest["metrics"]["off_topic"]
+    for name in INTRUDERS:  # rebuilt from the training split and seed: the training-time numbers
+        assert report["off_topic"][name] == recorded[name]
+    assert report["off_topic_copied"] == []
+    md, _ = write_report(report, tmp_path)
+    text = md.read_text(encoding="utf-8")
+    assert "## Off-topic scorer (held-out intruder threads and cross-domain sets)" in text
+    assert "| intruders (held-out threads) |" in text
+    assert "recorded at training time" not in text and "Copied from the manifest" not in text
+
+
+def test_off_topic_metrics_measure_what_they_can_and_copy_the_rest(
+    report: dict[str, Any], datasets: Path, tmp_path: Path
+) -> None:
+    bundle = load_bundle(report["bundle"])
+    stale = {name: {"roc_auc": -1.0, "n": 0, "positives": 0} for name in INTRUDERS}
+    manifest = {"metrics": {"off_topic": {**stale, "retired_set": {"roc_auc": 0.5}}}}
+    fake = SimpleNamespace(manifest=manifest, off_topic=bundle.off_topic)
+    measured, copied = off_topic_metrics(fake, datasets)
+    assert copied == ["retired_set"]
+    assert all(measured[name] == report["off_topic"][name] for name in INTRUDERS)
+    measured, copied = off_topic_metrics(fake, tmp_path)  # no ToxiChat / Ruddit: copied
+    assert copied == [*INTRUDERS, "retired_set"]
+    assert measured["intruders_heldout"]["roc_auc"] == -1.0
+
+
+def test_refresh_card_records_every_section_evaluate_measures(
+    report: dict[str, Any], tmp_path: Path, datasets: Path
+) -> None:
+    assert set(report) - NOT_METRICS <= set(METRIC_KEYS)
+    changed = copy.deepcopy(report)
+    changed["off_topic"]["intruders_heldout"]["roc_auc_within_strata"] = 0.1234
+    changed["calibration"]["toxicity"]["ece"] = 0.4321
+    bundle_dir = tmp_path / "copy"
+    shutil.copytree(report["bundle"], bundle_dir)
+    refresh_card(bundle_dir, datasets, report=changed)
+    manifest = load_bundle(bundle_dir).manifest
+    for key in METRIC_KEYS:
+        if key in changed:
+            assert manifest["metrics"][key] == changed[key], key
+    assert manifest["evaluation"]["evaluate_full_seconds"] > 0
+    card = (bundle_dir / MODEL_CARD).read_text(encoding="utf-8")
+    assert "within strata 0.1234" in card and "0.4321" in card
+    assert "## Targets (issue #3 and #4)" in card
+    assert "not met" in card  # the fixtures' numbers are far from the targets
+    assert "-o evaluation/ --full --update-card" in card  # the reproduce block
+    assert "With `--full`" in card and "about 30 minutes (not timed" not in card  # timed here
+
+
+def test_evaluate_command_writes_the_report_and_updates_the_card(
+    report: dict[str, Any], tmp_path: Path, datasets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from moderation.cli import cli
+
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(report["bundle"], bundle_dir)
+    calls: list[tuple[Path, Path, bool]] = []
+
+    def evaluated(bundle: Any, datasets_dir: Path, *, full: bool = False) -> dict[str, Any]:
+        calls.append((Path(bundle.path), Path(datasets_dir), full))
+        return report
+
+    monkeypatch.setattr(evaluate, "evaluate_bundle", evaluated)
+    out = tmp_path / "evaluation"
+    args = ["evaluate", "--model", str(bundle_dir), "--datasets", str(datasets), "-o", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--full", "--update-card"])
+    assert result.exit_code == 0, result.stderr
+    assert calls == [(bundle_dir, datasets, True)]
+    assert json.loads((out / "report.json").read_text(encoding="utf-8"))["name"] == "fixture-model"
+    assert "## Off-topic scorer" in (out / "report.md").read_text(encoding="utf-8")
+    assert "Updated" in result.stderr
+    manifest = load_bundle(bundle_dir).manifest  # hashes still valid
+    assert manifest["metrics"]["off_topic"] == report["off_topic"]
+    before = (bundle_dir / MANIFEST).read_text(encoding="utf-8")
+    result = CliRunner().invoke(cli, args)  # without --update-card the bundle is left alone
+    assert result.exit_code == 0, result.stderr
+    assert calls[-1][2] is False and "Updated" not in result.stderr
+    assert (bundle_dir / MANIFEST).read_text(encoding="utf-8") == before
 
 
 def test_notebook_runs_top_to_bottom(report: dict[str, Any], tmp_path: Path) -> None:

@@ -189,15 +189,11 @@ def test_tangent_intruders_reply_to_the_comment_they_share_words_with() -> None:
     pd.testing.assert_frame_equal(plain, off)  # share 0 draws nothing: the earlier worlds
 
 
-def test_training_tangents_never_come_from_held_out_threads(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """The default recipe's tangent donors are training comments, however close a held-out one is."""
-    import moderation.offtopic as offtopic
-
+def _forty_threads() -> list[tuple[str, str, list[str]]]:
+    """Forty small Ruddit-style threads over ten words (enough for a held-out fifth)."""
     words = ["budget", "school", "trail", "storm", "council"]
     words += ["festival", "teachers", "film", "rain", "roads"]
-    threads = [
+    return [
         (
             f"ruddit-{i}",
             f"{words[i % 10]} {words[(i + 3) % 10]} news",
@@ -206,6 +202,15 @@ def test_training_tangents_never_come_from_held_out_threads(
         )
         for i in range(40)
     ]  # fmt: skip
+
+
+def test_training_tangents_never_come_from_held_out_threads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The default recipe's tangent donors are training comments, however close a held-out one is."""
+    import moderation.offtopic as offtopic
+
+    threads = _forty_threads()
     held = {k for k, _, _ in threads if offtopic._stable_fraction(k) >= 0.8}
     assert 0 < len(held) < len(threads)
     held_texts = {c for k, _, cs in threads if k in held for c in cs}
@@ -227,6 +232,41 @@ def test_training_tangents_never_come_from_held_out_threads(
     intruders = calls[0][calls[0]["label"] == 1]
     assert len(intruders) > 0
     assert not set(intruders["text"]) & held_texts
+
+
+def test_intruder_threads_split_by_thread_hash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import moderation.offtopic as offtopic
+
+    chat = [("toxichat-train-0", "a post", ["a reply", "a reply to it"])]
+    monkeypatch.setattr(offtopic, "_toxichat_threads", lambda _: chat)
+    monkeypatch.setattr(offtopic, "_ruddit_threads", lambda _: _forty_threads())
+    split = offtopic.intruder_threads(tmp_path)
+    assert split.chains == {"toxichat-train-0"}
+    everything = chat + _forty_threads()
+    assert sorted(split.train + split.test) == sorted(everything)
+    assert split.test and split.train
+    for key, _, _ in split.test:
+        assert offtopic._stable_fraction(key) >= offtopic.HELDOUT_FROM
+    for key, _, _ in split.train:
+        assert offtopic._stable_fraction(key) < offtopic.HELDOUT_FROM
+
+
+def test_held_out_intruders_measured_again_give_the_recorded_numbers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What `moderation evaluate` re-measures equals what training recorded, fitted or compiled."""
+    import moderation.offtopic as offtopic
+
+    monkeypatch.setattr(offtopic, "_toxichat_threads", lambda _: [])
+    monkeypatch.setattr(offtopic, "_ruddit_threads", lambda _: _forty_threads())
+    fitted = offtopic.fit_off_topic(tmp_path, ["budget school news"], seed=3)
+    split = offtopic.intruder_threads(tmp_path)
+    for scorer in (fitted, compiled(fitted)):
+        again = offtopic.measure_intruders(scorer, split, seed=3)
+        assert set(again) == {k for k in fitted.metrics if k.startswith("intruders_")}
+        assert again == {k: fitted.metrics[k] for k in again}
 
 
 def test_balanced_weights_even_out_labels_within_each_stratum() -> None:
@@ -436,6 +476,85 @@ def test_cross_domain_sets_read_their_real_schemas(scorer: OffTopicScorer, tmp_p
     assert out["c3_non_relevant"]["positives"] == 2
     assert out["youtube_spam"]["n"] == 8
     assert 0 <= out["youtube_spam"]["roc_auc"] <= 1
+
+
+class _ScoreInBody:
+    """Stands in for a scorer: each SemEval reply's score is written in its body (``nan`` too)."""
+
+    def score_table(self, table: ThreadTable) -> np.ndarray:
+        return np.array([float(text.split("\n", 1)[1]) for text in table.texts])
+
+
+def _semeval_file(path: Path) -> Path:
+    """A tiny file in the SemEval-2015 task 3 release's columns: dev and test questions."""
+    rows = [  # split, question, gold label, score the stub reads, by the asker
+        ("dev", "q1", "Good", "0.1", "False"), ("dev", "q1", "Good", "0.15", "False"),
+        ("dev", "q1", "Potential", "0.5", "False"), ("dev", "q2", "Potential", "0.55", "False"),
+        ("dev", "q2", "Bad", "0.9", "False"), ("dev", "q2", "Dialogue", "0.95", "True"),
+        ("test", "q3", "Good", "0.1", "False"), ("test", "q3", "Good", "0.52", "True"),
+        ("test", "q3", "Potential", "0.52", "False"), ("test", "q4", "Potential", "nan", "False"),
+        ("test", "q4", "Bad", "0.95", "False"), ("test", "q4", "Dialogue", "0.1", "True"),
+        ("test", "q4", "Not English", "0.95", "False"),
+    ]  # fmt: skip
+    pd.DataFrame(
+        {
+            "split": [r[0] for r in rows],
+            "qid": [r[1] for r in rows],
+            "q_subject": [f"subject of {r[1]}" for r in rows],
+            "q_body": [f"body of {r[1]}" for r in rows],
+            "c_subject": ["re"] * len(rows),
+            "c_body": [r[3] for r in rows],
+            "comment_by_asker": [r[4] for r in rows],
+            "cgold": [r[2] for r in rows],
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+def test_semeval_table_reads_questions_as_articles(tmp_path: Path) -> None:
+    from moderation.offtopic import semeval_table
+
+    table, frame = semeval_table(_semeval_file(tmp_path / "semeval.csv"), "test")
+    assert len(frame) == len(table.texts) == 7
+    assert table.articles == ["subject of q3\nbody of q3", "subject of q4\nbody of q4"]
+    assert table.thread.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert (table.parent == -1).all() and (table.root == -1).all()  # flat: every reply top-level
+    assert table.by_author is not None
+    assert table.by_author.tolist() == [0, 1, 0, 0, 0, 1, 0]
+    assert table.texts[0] == "re\n0.1"
+
+
+def test_semeval_cut_points_come_from_dev_and_macro_f1_is_official(tmp_path: Path) -> None:
+    from typing import cast
+
+    from moderation.offtopic import evaluate_semeval
+
+    out = evaluate_semeval(
+        cast(OffTopicScorer, _ScoreInBody()), _semeval_file(tmp_path / "semeval.csv")
+    )
+    low, high = out["cut_points_from_dev"]
+    assert 0.15 < low <= 0.5 and 0.55 < high <= 0.9  # dev's three classes apart
+    # Test: Good 0.1 -> Good, Good 0.52 -> Potential, Potential 0.52 and nan (0.5) -> Potential,
+    # Bad 0.95 -> Bad, Dialogue 0.1 -> Good, Not English 0.95 -> Bad. Per class F1: Good 2/4,
+    # Potential 4/5, Bad (Dialogue and Not English included) 4/5.
+    assert out["macro_f1_official"] == pytest.approx((0.5 + 0.8 + 0.8) / 3, abs=1e-4)
+    # ROC-AUC over Good vs Bad + Dialogue only: 0.95 beats both Goods, Dialogue 0.1 ties one.
+    assert out["roc_auc"] == pytest.approx(2.5 / 4)
+    assert (out["n"], out["positives"]) == (4, 2)
+    assert out["published_best_macro_f1"] == 0.572
+
+
+def test_evaluate_off_topic_finds_semeval_in_the_release_layout(
+    scorer: OffTopicScorer, tmp_path: Path
+) -> None:
+    from moderation.offtopic import evaluate_off_topic
+
+    folder = tmp_path / "semeval-cqa-qatarliving"
+    folder.mkdir()
+    _semeval_file(folder / "semeval2015_task3_comments.csv.gz")
+    out = evaluate_off_topic(scorer, tmp_path)
+    assert set(out) == {"semeval2015_cqa_test"}
+    assert out["semeval2015_cqa_test"]["n"] == 4
 
 
 # --- the scorer as plain arrays (moderation.offtopicarrays) ----------------------------------

@@ -22,6 +22,8 @@ from moderation.train import (
     choose_thresholds,
     counterfactual_rows,
     fit_hostility,
+    targets_table,
+    toxic_shares,
     train_bundle,
 )
 
@@ -119,6 +121,72 @@ def test_evaluate_and_report(trained: Path, datasets: Path, tmp_path: Path) -> N
     text = md.read_text(encoding="utf-8")
     assert "Cross-domain" in text
     assert "| olid | toxicity |" in text
+
+
+def test_the_training_seed_reaches_the_off_topic_fit(
+    datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moderation.train as train
+
+    class Stop(Exception):
+        pass
+
+    seen: dict[str, object] = {}
+
+    def recording(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(train, "fit_off_topic", recording)
+    with pytest.raises(Stop):
+        train_bundle(datasets, tmp_path / "seeded", seed=7)
+    assert seen["seed"] == 7
+
+
+def test_card_targets_are_judged_from_the_recorded_numbers() -> None:
+    per_identity = {
+        "a": {"subgroup_auc": 0.97, "bpsn_auc": 0.91},
+        "b": {"subgroup_auc": 0.94, "bpsn_auc": 0.95},
+    }
+    metrics = {
+        "olid_subtask_a": {"macro_f1": 0.81},
+        "toxic_spans_test": {"span_f1": 0.5},
+        "identity_templates": {"per_identity": per_identity},
+        "long_text_insults": {"insult": {"combined": 0.7}, "toxicity": {"combined": 0.4}},
+        "off_topic": {
+            "intruders_heldout": {"roc_auc": 0.95, "roc_auc_within_strata": 0.91},
+            "semeval2015_cqa_test": {
+                "roc_auc": 0.7, "macro_f1_official": 0.46, "published_best_macro_f1": 0.572,
+            },
+        },
+    }  # fmt: skip
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")[2]
+        for line in targets_table(metrics, {}).splitlines()[2:]
+    }
+    verdict = {target.split(",")[0]: v for target, v in rows.items()}
+    assert verdict["#3 OLID sub-task A official test"] == "met"
+    assert verdict["#3 Davidson 5-fold CV"] == "not measured"  # needs evaluate --full
+    assert verdict["#3 Toxic-spans official test"] == "**not met**"
+    assert [v for t, v in rows.items() if "Identity" in t] == ["**not met**", "met"]
+    assert verdict["#3 One insult in a long civil comment: `insult` / `toxicity` at or above the "
+                   "threshold in at least half of the held-out pairs"] == "**not met**"  # fmt: skip
+    assert verdict["#4 SemEval-2015 CQA official test"] == "**not met**"
+    assert verdict["#4 Swapped-context replies on held-out threads"] == "met"
+    assert "0.460 (published best 0.572)" in targets_table(metrics, {})
+
+
+def test_toxic_shares_come_from_the_manifest() -> None:
+    by_source = {"a": {"n": 100, "positives": 2}, "b": {"n": 10, "positives": 8}}
+    manifest = {
+        "calibration": {"validation": {"toxicity": {"rows": 200, "positives": 80}}},
+        "thresholds_at_precision": {"toxicity": {"0.8": {"test_by_source": by_source}}},
+    }
+    shares = toxic_shares(manifest)
+    assert shares["validation"] == pytest.approx(0.4)
+    assert shares["per_source"] == pytest.approx((0.02 + 0.8) / 2)
+    assert shares["lowest"] == ("a", 0.02) and shares["highest"] == ("b", 0.8)
+    assert toxic_shares({})["validation"] is None
 
 
 def test_counterfactual_rows_swap_identity_words_and_keep_labels() -> None:
