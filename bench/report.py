@@ -247,7 +247,9 @@ def render(
         f"- **Alternation**: {n_rounds} round(s); in every round each system runs each measurement "
         "in a fresh subprocess of its own virtual environment, the order of systems rotating "
         "between rounds. Figures are medians over rounds.",
-        "- **Ours** is the full default model through `Moderator.score` (all six hostility "
+        "- **Ours** is the full default model"
+        + (f" (bundle `{results['bundle']}`)" if results.get("bundle") else "")
+        + " through `Moderator.score` (all six hostility "
         "labels with word+char features, off-topic, thread context, rules and reasons) on a "
         "DataFrame of the export columns; `score_one` is `Moderator.score_one(text)`. "
         "alt-profanity-check is `predict_prob(list)` (one label, word unigrams); hatesonar is "
@@ -454,6 +456,12 @@ def _auc_section(auc: dict[str, Any], peers: list[str]) -> list[str]:
     return lines + _table(header, rows) + note
 
 
+def _bundle(results: dict[str, Any]) -> str:
+    """ ", model bundle `NAME`" when the results file records the bundle it measured, else ""."""
+    name = results.get("bundle")
+    return f", model bundle `{name}`" if name else ""
+
+
 def _scaling_section(scaled: dict[str, Any]) -> list[str]:
     scaling = scaled.get("scaling", [])
     if not scaling:
@@ -465,7 +473,7 @@ def _scaling_section(scaled: dict[str, Any]) -> list[str]:
         "",
         "Each copy of the corpus gets fresh comment and thread ids (same thread shapes), so "
         "thread context is exercised at every size. A separate run "
-        f"(finished {scaled.get('created', '?')}, load average "
+        f"(finished {scaled.get('created', '?')}{_bundle(scaled)}, load average "
         f"{machine.get('load_start', '?')} at the start, "
         f"{machine.get('load_end', '?')} at the end):",
         "",

@@ -7,10 +7,13 @@ plus ``moderation score`` end to end with one process and ``--workers 2`` when t
 that option. Prints the ratios ours / peer, writes the raw figures to ``bench/results/`` and
 renders ``docs/benchmarks.md``. Example::
 
-    python bench/run.py --rounds 5 --scale          # side by side only
+    python bench/run.py --rounds 5                  # side by side only
     python bench/run.py --rounds 0 --scale 1 10 100 # scaling only
 
-Each part writes its own results file; ``docs/benchmarks.md`` is rendered from both.
+Each part writes its own results file; ``docs/benchmarks.md`` is rendered from both. The
+scaling run happens only when ``--scale`` names its sizes, and refuses to overwrite a scaling
+results file holding a size it would not measure (``--replace-scaling`` allows it): a short
+run must not silently drop the 100x row of an earlier one.
 """
 
 from __future__ import annotations
@@ -410,9 +413,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--scale",
         type=int,
         nargs="*",
-        default=[1, 10],
-        help="corpus multiples scored by `moderation score` for the scaling run (add 100; "
-        "none to skip it)",
+        default=[],
+        metavar="N",
+        help="run the scaling run on these corpus multiples, e.g. --scale 1 10 100 (default: "
+        "no scaling run; a bare --scale also skips it)",
+    )
+    parser.add_argument(
+        "--replace-scaling",
+        action="store_true",
+        help="let --scale overwrite a scaling results file that holds sizes it does not measure",
     )
     parser.add_argument(
         "--scale-workers", type=int, default=1, help="--workers for the scaling run"
@@ -433,8 +442,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def scaling_clash(path: Path, factors: Sequence[int]) -> list[int]:
+    """Sizes in the scaling results at `path` that a run of `factors` would drop (sorted)."""
+    if not factors or not path.is_file():
+        return []
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8")).get("scaling", [])
+        found = {int(s["factor"]) for s in saved}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []  # not a results file we can read: nothing of ours to protect
+    return sorted(found - set(factors))
+
+
+def bundle_name(python: Path) -> str | None:
+    """The default model bundle the `moderation` of `python` scores with (None if unknown)."""
+    code = "from moderation.bundle import default_bundle_path; print(default_bundle_path().name)"
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    dropped = scaling_clash(args.scaling_results, args.scale)
+    if dropped and not args.replace_scaling:
+        sizes = ", ".join(f"{f}x" for f in dropped)
+        print(
+            f"{args.scaling_results} holds the {sizes} scaling result(s), which "
+            f"--scale {' '.join(map(str, args.scale))} would drop: add those sizes, write "
+            "elsewhere with --scaling-results, or pass --replace-scaling",
+            file=sys.stderr,
+        )
+        return 2
     command = shlex.join(["python", "bench/run.py", *(sys.argv[1:] if argv is None else argv)])
     cache: Path = args.cache.resolve()
     venvs = cache / "venvs"
@@ -459,9 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 systems.append(System(name, ensure_venv(venvs / name, PEERS[name]), env))
             results = side_by_side(args, built, systems, moderation, tmp)
             results["command"] = command
+            results["bundle"] = bundle_name(ours_python)
             _write_json(args.results, results)
         if args.scale:
-            scaling_run(args, built, moderation, base_env, tmp, command)
+            scaling_run(args, built, moderation, base_env, tmp, command, bundle_name(ours_python))
 
     if not args.results.is_file():
         print(f"no side-by-side results at {args.results}: run with --rounds 1 or more")
@@ -557,6 +596,7 @@ def scaling_run(
     env: dict[str, str],
     tmp: Path,
     command: str,
+    bundle: str | None = None,
 ) -> dict[str, Any]:
     """``moderation score`` on each multiple of the corpus: wall time and peak memory.
 
@@ -595,6 +635,7 @@ def scaling_run(
             "results_file": str(_relative(args.scaling_results)),
             "machine": machine,
             "corpus": built.info,
+            "bundle": bundle,
             "scaling": scaling,
             "scaling_command": shlex.join(example),
         }

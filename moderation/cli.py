@@ -162,9 +162,11 @@ _model_option = click.option(
     "--queue",
     "queue_target",
     metavar="FILE|URL",
-    help="Also queue the escalated rows, most urgent first: a .csv/.jsonl/.parquet file, or a "
+    help="Also queue the escalated rows, most urgent first: a .csv/.jsonl/.parquet file "
+    "(streamed through disk: memory grows by tens of bytes per escalated comment), or a "
     "review queue database (sqlite:///queue.db, postgresql://user@host/db) that re-scoring "
-    "updates without duplicates.",
+    "updates without duplicates (gathered in memory first: every column of every escalated "
+    "comment).",
 )
 @_map_option
 @_map_file_option
@@ -252,10 +254,8 @@ def score(
             --scheduler tcp://10.0.0.5:8786
     """
     from moderation.batch import BatchJob, LocalRunner, Runner, score_export
-    from moderation.io import write_table
     from moderation.moderator import Moderator
     from moderation.progress import Progress
-    from moderation.review import build_queue
 
     if scheduler and engine != "dask":
         raise click.BadParameter("only applies with --engine dask", param_hint="--scheduler")
@@ -291,13 +291,18 @@ def score(
         rules=rules_path,
         chunk_rows=chunk_rows,
         resume=resume,
+        # A file review list is streamed from the chunk files; a database gets the rows.
+        queue=queue_target if queue_target and review_db is None else None,
     )
     runner: Runner = LocalRunner(workers)
+    silent = quiet or ctx.obj["quiet"]
     if engine == "dask":
         from moderation.cluster import DaskRunner
 
-        runner = DaskRunner(scheduler, workers=max(workers, 1))
-    silent = quiet or ctx.obj["quiet"]
+        # Dask logs each scheduler and connection event at INFO: shown with -v only.
+        verbose = bool(ctx.find_root().params.get("verbose"))
+        dask_logs = None if verbose else logging.ERROR if silent else logging.WARNING
+        runner = DaskRunner(scheduler, workers=max(workers, 1), log_level=dask_logs)
     progress = Progress(enabled=False if silent else None)
     # One "scored N comments" line per chunk would break up the bar; the summary says it.
     chatty = logging.getLogger("moderation.moderator")
@@ -311,7 +316,7 @@ def score(
             moderator=moderator,
             history=history,
             progress=progress,
-            keep_queue_rows=queue_target is not None,
+            keep_queue_rows=review_db is not None,
         )
     except KeyboardInterrupt:
         progress.finish()
@@ -320,16 +325,14 @@ def score(
         ctx.exit(130)
     finally:
         chatty.setLevel(level)
-    queued = result.queue_rows
-    queue = build_queue(queued) if queue_target and review_db is None else None
-    if queue is not None and queue_target:
-        write_table(queue, queue_target)
     added = None
     if review_db is not None:
         thresholds = {**moderator.bundle.thresholds, schema.OFF_TOPIC: 0.5}
         # The scored rows do not carry the article title: the run kept the articles' titles.
         with review_db:
-            added = review_db.add(queued, thresholds=thresholds, articles=result.articles)
+            added = review_db.add(
+                result.queue_rows, thresholds=thresholds, articles=result.articles
+            )
     if not silent:
         summary = ", ".join(
             f"{a.value} {int(result.actions.get(a.value, 0))}" for a in schema.Action
@@ -341,8 +344,8 @@ def score(
             f"{result.problems} with problems.{resumed}",
             err=True,
         )
-        if queue is not None:
-            click.echo(f"Review list: {len(queue)} comments → {queue_target}", err=True)
+        if result.queue_items is not None:
+            click.echo(f"Review list: {result.queue_items} comments → {queue_target}", err=True)
         if added is not None and review_db is not None:
             click.echo(
                 f"Review queue {review_db.display_url}: {added.items} items "
@@ -561,19 +564,28 @@ def rules() -> None:
 def rules_check(path: Path) -> None:
     """Report every problem in a rules file with its line and column; exit 1 if any.
 
+    Also warns, without failing, about valid rules that are probably a mistake: a
+    `remove` rule that tests off_topic or derailed (off-topic replies should go to
+    review, never to automatic removal).
+
     Example:
 
     \b
         moderation rules check moderation/defaults/rules.yaml
     """
-    from moderation.rules import check_rules, load_rules
+    from moderation.rules import check_rules, load_rules, rule_warnings
 
     problems = check_rules(path)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
         raise SystemExit(1)
-    click.echo(f"{path}: {len(load_rules(path).rules)} rules, no problems.")
+    loaded = load_rules(path)
+    warnings = rule_warnings(loaded)
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+    also = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
+    click.echo(f"{path}: {len(loaded.rules)} rules, no problems{also}.")
 
 
 _queue_url_option = click.option(

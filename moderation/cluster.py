@@ -10,12 +10,17 @@ output therefore work as in a local run. The export may be any fsspec URL
 
 Dask is an optional extra (``pip install 'moderation[dask]'``); this module
 imports it only when a run starts, so the CLI never pays for it otherwise.
+
+Dask logs every scheduler, nanny and connection event at INFO (two dozen lines
+for one small run); `DaskRunner.log_level` raises its loggers, here and in the
+local cluster's worker processes, so a run prints only what matters.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +36,39 @@ __all__ = ["DaskRunner"]
 
 #: Chunks in flight per worker thread: enough to keep workers busy, few enough to bound memory.
 IN_FLIGHT_PER_THREAD = 2
+#: Loggers of the Dask stack whose INFO chatter `DaskRunner.log_level` holds back.
+DASK_LOGGERS = ("distributed", "dask")
+
+
+@contextlib.contextmanager
+def _raised_log_level(level: int | None) -> Iterator[None]:
+    """Raise the Dask loggers (and their children set explicitly) to ``level`` for a run.
+
+    Only raises: a logger Dask already keeps quieter (``distributed.client`` at WARNING)
+    stays so. ``None`` leaves Dask's own configuration. Levels are restored afterwards, so a
+    library caller's logging is untouched once the run ends.
+    """
+    if level is None:
+        yield
+        return
+    names = [
+        name
+        for name, found in logging.root.manager.loggerDict.items()
+        if isinstance(found, logging.Logger)
+        and name.startswith(tuple(f"{root}." for root in DASK_LOGGERS))
+        and found.level != logging.NOTSET
+    ]
+    saved: list[tuple[logging.Logger, int]] = []
+    for name in (*DASK_LOGGERS, *names):
+        logger = logging.getLogger(name)
+        if logger.level < level:  # NOTSET (0) included: it would inherit the root's level
+            saved.append((logger, logger.level))
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, old in saved:
+            logger.setLevel(old)
 
 
 def _score_remote(
@@ -59,12 +97,16 @@ class DaskRunner:
         Whether the local cluster's workers are processes (threads otherwise).
     connect_timeout
         Seconds to wait for `scheduler` before giving up.
+    log_level
+        Least severe Dask log record shown (in this process and the local
+        cluster's workers); ``None`` keeps Dask's configuration (INFO).
     """
 
     scheduler: str | None = None
     workers: int = 2
     processes: bool = True
     connect_timeout: float = 10.0
+    log_level: int | None = logging.WARNING
 
     def __call__(
         self, plan: Plan, pending: Sequence[int], done: Callable[[ChunkDone], None]
@@ -79,6 +121,8 @@ class DaskRunner:
             ) from exc
         dist: Any = distributed  # untyped library
         with contextlib.ExitStack() as stack:
+            # Entered first, left last: the cluster logs while it shuts down too.
+            stack.enter_context(_raised_log_level(self.log_level))
             if self.scheduler:
                 try:
                     timeout = f"{self.connect_timeout}s"
@@ -94,6 +138,8 @@ class DaskRunner:
                         threads_per_worker=1,
                         processes=self.processes,
                         dashboard_address=None,
+                        # Level of the worker processes' own log handlers.
+                        silence_logs=self.log_level if self.log_level is not None else False,
                     )
                 )
                 client = stack.enter_context(dist.Client(cluster))

@@ -466,6 +466,60 @@ def check_rules(path: str | Path) -> list[RuleProblem]:
     return check_rules_text(_read(path), str(path), base_dir=Path(path).parent)[1]
 
 
+#: Columns that say a comment left the article: evidence for a person, not for removal.
+OFF_TOPIC_COLUMNS = (contract.OFF_TOPIC, contract.DERAILED)
+
+
+def rule_warnings(rules: Rules) -> list[RuleProblem]:
+    """Valid rules that are probably a mistake, each with the rule's line: a warning, not an error.
+
+    A rule that removes comments for being off-topic or derailed: the model's off-topic
+    score is the weakest evidence it gives (a reply can share no word with the article and
+    still answer it), so off-topic replies should go to a person (``review``), never to
+    automatic removal. Only tests that select off-topic comments count: ``off_topic < 0.2``
+    or ``not: {derailed: "== 1"}`` in a ``remove`` rule selects on-topic ones.
+    """
+    found = []
+    for rule in rules.rules:
+        if rule.action is not contract.Action.REMOVE:
+            continue
+        columns = list(dict.fromkeys(_selects_off_topic(rule.when, negated=False)))
+        if columns:
+            tested = " and ".join(f"'{c}'" for c in columns)
+            found.append(
+                RuleProblem(
+                    rules.source,
+                    rule.line,
+                    rule.column,
+                    f"warning: rule '{rule.name}' removes comments for {tested}; off-topic "
+                    "and derailed replies should go to review, never to automatic removal "
+                    "(use action: review)",
+                )
+            )
+    return found
+
+
+def _selects_off_topic(condition: Condition, *, negated: bool) -> list[str]:
+    """The off-topic columns `condition` tests in the off-topic direction (see `rule_warnings`)."""
+    if isinstance(condition, Not):
+        return _selects_off_topic(condition.part, negated=not negated)
+    if isinstance(condition, All):  # Any_ too
+        return [c for part in condition.parts for c in _selects_off_topic(part, negated=negated)]
+    if not isinstance(condition, Range) or condition.column not in OFF_TOPIC_COLUMNS:
+        return []
+    if condition.op in (">", ">="):
+        high = True
+    elif condition.op in ("<", "<="):
+        high = False
+    elif condition.op == "==":
+        high = condition.value > 0
+    elif condition.op == "!=":
+        high = condition.value <= 0
+    else:  # an inclusive [low, high] range
+        high = (condition.high or 0.0) > 0
+    return [condition.column] if high != negated else []
+
+
 def load_rules(path: str | Path | None = None) -> Rules:
     """Load and validate a rules file; ``None`` loads the shipped default rules.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import math
 import os
 import signal
 import subprocess
@@ -406,6 +407,96 @@ def test_fsspec_url_and_stdout(
     assert capfdbinary.readouterr().out == written(whole, tmp_path / "whole.csv")
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_review_list_is_streamed_and_equals_the_one_built_in_memory(
+    moderator: Moderator,
+    export: tuple[Path, Path],
+    whole: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    suffix: str,
+) -> None:
+    # Buckets of 7 items and at most 4 bucket files: the spill, its windows and the merge of
+    # buckets are all exercised on a small export (the defaults hold 20,000 items a bucket).
+    monkeypatch.setattr(batch, "QUEUE_BUCKET_ROWS", 7)
+    monkeypatch.setattr(batch, "QUEUE_MAX_BUCKETS", 4)
+    comments, articles = export
+    out, queue = tmp_path / "scored.csv", tmp_path / f"review{suffix}"
+    job = BatchJob(str(comments), str(out), articles=str(articles), chunk_rows=15, queue=str(queue))
+    result = score_export(job, moderator=moderator, keep_queue_rows=False)
+    expected = build_queue(whole)
+    assert result.queue_items == len(expected) > 28  # more items than 4 buckets of 7
+    assert result.queue_rows.empty  # nothing gathered in memory
+    if suffix == ".parquet":
+        got = pd.read_parquet(queue)
+        pd.testing.assert_frame_equal(got, pd.read_parquet(io.BytesIO(written(expected, queue))))
+    else:
+        # Byte for byte, "\r\n" line ends included (a text of the export holds a "\r").
+        assert queue.read_bytes() == written(expected, tmp_path / f"whole{suffix}")
+    assert not state_dir_for(str(out)).exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "x", "7"]),  # ids repeat, as they may
+            st.sampled_from(["allow", "review", "hold", "remove"]),
+            st.integers(0, 3),  # few priorities: many ties
+            st.sampled_from(["", "", "a", "x", "q"]),  # review groups, led by an id or not
+            st.lists(st.sampled_from([0.1, 0.5, 0.9, math.nan]), min_size=2, max_size=2),
+        ),
+        max_size=25,
+    )
+)
+def test_queue_order_is_build_queues(rows: list[tuple[str, str, int, str, list[float]]]) -> None:
+    scored = pd.DataFrame(
+        {
+            schema.COMMENT_ID: [r[0] for r in rows],
+            schema.ACTION: [r[1] for r in rows],
+            schema.PRIORITY: np.array([r[2] for r in rows], dtype=np.int64),
+            "review_group": [r[3] for r in rows],
+            "toxicity": [r[4][0] for r in rows],
+            "insult": [r[4][1] for r in rows],
+            "pos": np.arange(len(rows), dtype=np.int64),
+        }
+    )
+    expected = build_queue(scored)
+    escalated = scored[scored[schema.ACTION] != "allow"]
+    severity = {a.value: a.severity for a in schema.Action}
+    grouped = escalated["review_group"] != ""
+    narrow = pd.DataFrame(
+        {
+            "pos": escalated["pos"].to_numpy(),
+            "priority": escalated[schema.PRIORITY].to_numpy(),
+            "severity": escalated[schema.ACTION].map(severity).to_numpy(),
+            "score": escalated[["toxicity", "insult"]].max(axis=1).fillna(0).to_numpy(),
+            "group": escalated["review_group"].where(grouped, None).to_numpy(dtype=object),
+            "id": escalated[schema.COMMENT_ID].where(grouped, None).to_numpy(dtype=object),
+        }
+    )
+    order = batch._queue_order(narrow)
+    assert order.positions.tolist() == expected["pos"].tolist()
+    assert order.priority.tolist() == expected[schema.PRIORITY].tolist()
+    actions = [list(schema.Action)[s].value for s in order.severity.tolist()]
+    assert actions == expected[schema.ACTION].tolist()
+    assert order.size.tolist() == expected["item_size"].tolist()
+    ids = dict(zip(scored["pos"], scored[schema.COMMENT_ID], strict=True))
+    listed = [order.members.get(p, ids[p]) for p in order.positions.tolist()]
+    assert listed == expected["item_comments"].tolist()
+
+
+def test_review_list_of_an_export_without_escalations(moderator: Moderator, tmp_path: Path) -> None:
+    source = tmp_path / "calm.csv"
+    source.write_text("comment_id,thread_id,text\na,t,the treaty text\n", encoding="utf-8")
+    out, queue = tmp_path / "out.csv", tmp_path / "review.csv"
+    result = score_export(BatchJob(str(source), str(out), queue=str(queue)), moderator=moderator)
+    assert result.queue_items == 0
+    expected = build_queue(score_whole(moderator, source))
+    assert expected.empty
+    assert queue.read_bytes() == written(expected, tmp_path / "w.csv")
+
+
 def test_empty_export(moderator: Moderator, tmp_path: Path) -> None:
     source = tmp_path / "empty.csv"
     source.write_text("comment_id,thread_id,text\n", encoding="utf-8")
@@ -416,6 +507,11 @@ def test_empty_export(moderator: Moderator, tmp_path: Path) -> None:
     assert scored.empty
     assert list(scored.columns[:3]) == ["comment_id", "thread_id", "text"]
     assert {*schema.SCORES, schema.ACTION, schema.PROBLEMS} <= set(scored.columns)
+    queue = tmp_path / "review.csv"
+    result = score_export(BatchJob(str(source), str(out), queue=str(queue)), moderator=moderator)
+    assert result.queue_items == 0
+    listed = pd.read_csv(queue, dtype=str)
+    assert listed.empty and list(listed.columns) == [*scored.columns, "item_comments", "item_size"]
 
 
 def test_errors_leave_no_state_behind(moderator: Moderator, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 
 from bench import corpus as bc  # noqa: E402
 from bench import report, worker  # noqa: E402
-from bench.run import BenchError, _tree, auc_table, run_child  # noqa: E402
+from bench.run import BenchError, _tree, auc_table, parse_args, run_child, scaling_clash  # noqa: E402
 from moderation.corpus import load_corpus, split_key  # noqa: E402
 
 LABELLED = labelled_dir()
@@ -339,3 +339,26 @@ def test_memory_sampler_survives_a_process_that_has_exited(monkeypatch: pytest.M
 
     monkeypatch.setattr(run.Path, "glob", gone)
     assert _tree(12345) == [12345]
+
+
+def test_scaling_runs_only_when_asked_and_never_drops_a_larger_result(tmp_path: Path) -> None:
+    assert parse_args([]).scale == []  # no scaling run unless --scale names sizes
+    assert parse_args(["--scale"]).scale == []  # older commands: a bare --scale skips it
+    assert parse_args(["--scale", "1", "10", "100"]).scale == [1, 10, 100]
+    saved = tmp_path / "scaling.json"
+    saved.write_text(json.dumps({"scaling": [{"factor": f} for f in (1, 10, 100)]}))
+    assert scaling_clash(saved, [1, 10]) == [100]
+    assert scaling_clash(saved, [1, 10, 100]) == []
+    assert scaling_clash(saved, []) == []
+    assert scaling_clash(tmp_path / "missing.json", [1]) == []
+
+
+def test_report_names_the_bundle_when_the_results_record_it() -> None:
+    results = json.loads((ROOT / "bench/results/latest.json").read_text())
+    scaled = json.loads((ROOT / "bench/results/scaling.json").read_text())
+    results.pop("bundle", None)
+    scaled.pop("bundle", None)
+    assert "bundle `" not in report.render(results, scaled)
+    page = report.render({**results, "bundle": "b-one"}, {**scaled, "bundle": "b-two"})
+    assert "full default model (bundle `b-one`)" in page
+    assert "model bundle `b-two`, load average" in page

@@ -50,6 +50,16 @@ def test_score_example_with_queue(tmp_path: Path) -> None:
     assert (review[schema.ACTION] != "allow").all()
     priorities = review[schema.PRIORITY].astype(int).tolist()
     assert priorities == sorted(priorities, reverse=True)
+    # Streamed from the chunk files, the list is the one built from the whole scored frame.
+    from moderation import Moderator
+    from moderation.io import read_articles, read_export, write_table
+    from moderation.review import build_queue
+
+    whole = Moderator.load().score(
+        read_export(EXAMPLE / "comments.csv").comments, read_articles(EXAMPLE / "articles.csv")
+    )
+    write_table(build_queue(whole), tmp_path / "expected.csv")
+    assert queue.read_bytes() == (tmp_path / "expected.csv").read_bytes()
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
@@ -182,6 +192,15 @@ def test_rules_check(tmp_path: Path) -> None:
     code, _, err = run("rules", "check", str(bad))
     assert code == 1
     assert f"{bad}:3:12: unknown column or operator 'toxicty'" in err
+
+
+def test_rules_check_warns_about_removing_off_topic_comments(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - name: gone\n    when: {derailed: '== 1'}\n    action: remove\n")
+    code, out, err = run("rules", "check", str(path))
+    assert code == 0  # a warning, not a failure
+    assert err.startswith(f"{path}:2:5: warning: rule 'gone' removes comments for 'derailed'")
+    assert "1 rules, no problems, 1 warning." in out
 
 
 def test_bad_rules_stop_scoring(tmp_path: Path) -> None:

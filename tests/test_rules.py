@@ -20,6 +20,7 @@ from moderation.rules import (
     check_rules,
     check_rules_text,
     load_rules,
+    rule_warnings,
 )
 
 RULES = """\
@@ -64,6 +65,49 @@ def test_default_rules_are_valid_and_never_remove_off_topic() -> None:
     for rule in default.rules:
         if "off_topic" in rule.when.columns():
             assert rule.action != schema.Action.REMOVE.value
+    assert rule_warnings(default) == []
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "{off_topic: '>= 0.9'}",
+        "{derailed: '== 1'}",
+        "{derailed: '!= 0'}",
+        "{off_topic: [0.8, 1]}",
+        "{all: [{toxicity: '>= 0.5'}, {any: [{links: '>= 1'}, {off_topic: '> 0.7'}]}]}",
+        "{not: {off_topic: '< 0.5'}}",
+    ],
+)
+def test_removing_off_topic_comments_is_a_warning_with_the_rules_line(when: str) -> None:
+    text = (
+        "rules:\n  - name: fine\n    when: {toxicity: '>= 0.9'}\n    action: remove\n"
+        f"  - name: drop-off-topic\n    when: {when}\n    action: remove\n"
+    )
+    rules, problems = check_rules_text(text, "r.yaml")
+    assert problems == []  # still valid: it loads and scores
+    warnings = rule_warnings(rules)
+    assert len(warnings) == 1
+    assert (warnings[0].line, warnings[0].column) == (5, 5)
+    assert str(warnings[0]).startswith("r.yaml:5:5: warning: rule 'drop-off-topic' removes")
+    assert "never to automatic removal" in warnings[0].message
+
+
+@pytest.mark.parametrize(
+    ("when", "action"),
+    [
+        ("{off_topic: '>= 0.9'}", "review"),
+        ("{derailed: '== 1'}", "hold"),
+        ("{all: [{toxicity: '>= 0.9'}, {off_topic: '< 0.2'}]}", "remove"),  # on-topic only
+        ("{all: [{toxicity: '>= 0.9'}, {derailed: '== 0'}]}", "remove"),
+        ("{all: [{toxicity: '>= 0.9'}, {not: {derailed: '== 1'}}]}", "remove"),
+        ("{derailed_something: '== 1'}", "remove"),  # not a column: an error, not a warning
+    ],
+)
+def test_no_warning_unless_a_remove_rule_selects_off_topic_comments(when: str, action: str) -> None:
+    text = f"rules:\n  - name: r\n    when: {when}\n    action: {action}\n"
+    rules, _ = check_rules_text(text, "r.yaml")
+    assert rule_warnings(rules) == []
 
 
 def test_no_match_allows(rules: Rules) -> None:
