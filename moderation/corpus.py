@@ -582,26 +582,58 @@ def _toxichat(folder: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- evaluation only
 
 
+#: OLID level C target -> the contract label a targeted offence there is (``OTH``: neither).
+OLID_TARGETS = {"IND": schema.INSULT, "GRP": schema.IDENTITY_ATTACK}
+
+
+def _olid_target_labels(
+    subtask_a: pd.Series, subtask_b: pd.Series, subtask_c: pd.Series
+) -> dict[str, Any]:
+    """insult and identity_attack from OLID levels A-C (``NULL``/missing = not annotated).
+
+    An offence targeted at an individual (``TIN`` + ``IND``) is an insult, at a group
+    (``TIN`` + ``GRP``) an identity attack; every other annotated tweet is 0 for both
+    (``NOT``; untargeted ``UNT``; ``TIN`` at the other target or at ``OTH``, an organisation,
+    event or issue). An offensive tweet whose level B or (when targeted) level C is missing is
+    unknown for both: the data says nothing about its target.
+    """
+    off = subtask_a.eq("OFF").to_numpy()
+    b = subtask_b.fillna("NULL").astype(str).to_numpy()
+    c = subtask_c.fillna("NULL").astype(str).to_numpy()
+    known = ~off | (b == "UNT") | ((b == "TIN") & np.isin(c, ["IND", "GRP", "OTH"]))
+    return {
+        label: np.where(known, (off & (b == "TIN") & (c == target)).astype(float), np.nan)
+        for target, label in OLID_TARGETS.items()
+    }
+
+
 def _olid(folder: Path) -> pd.DataFrame:
-    """OLID tweets: toxicity = sub-task A ``OFF``; insult = sub-task B ``TIN`` (targeted)."""
+    """OLID tweets: toxicity = level A ``OFF``; insult / identity_attack from levels B and C.
+
+    See :func:`_olid_target_labels`: insult = targeted at an individual (``TIN`` + ``IND``),
+    identity_attack = targeted at a group (``TIN`` + ``GRP``).
+    """
     train_path = _find(folder, "olid-training-v1.0.tsv")
     train = _read_csv(train_path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False)
-    _require(train, ("tweet", "subtask_a", "subtask_b"), train_path)
+    _require(train, ("tweet", "subtask_a", "subtask_b", "subtask_c"), train_path)
     test_path = _find(folder, "testset-levela.tsv")
     test = _read_csv(test_path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False)
     gold = _read_csv(_find(folder, "labels-levela.csv"), header=None, names=["id", "subtask_a"])
     _require(test, ("id", "tweet"), test_path)
     test = test.merge(gold, on="id", how="inner")
-    test_b = _read_csv(_find(folder, "labels-levelb.csv"), header=None, names=["id", "subtask_b"])
-    test = test.merge(test_b, on="id", how="left")
-    test["subtask_b"] = test["subtask_b"].fillna("NULL")
+    for level in ("b", "c"):
+        column = f"subtask_{level}"
+        found = _read_csv(
+            _find(folder, f"labels-level{level}.csv"), header=None, names=["id", column]
+        )
+        test = test.merge(found, on="id", how="left")
     frame = pd.concat(
         [train.assign(split=TRAIN), test.assign(split=TEST)], ignore_index=True, sort=False
     )
     off = (frame["subtask_a"] == "OFF").to_numpy()
     labels = {
         schema.TOXICITY: off.astype(float),
-        schema.INSULT: (frame["subtask_b"] == "TIN").to_numpy().astype(float),
+        **_olid_target_labels(frame["subtask_a"], frame["subtask_b"], frame["subtask_c"]),
     }
     return _frame(_clean_text(frame["tweet"]), frame["split"], labels)
 
@@ -635,13 +667,21 @@ def _cad(folder: Path) -> pd.DataFrame:
 
 
 def _ucc(folder: Path) -> pd.DataFrame:
-    """UCC Globe and Mail comments (val -> train, test -> test): toxicity = ``hostile``."""
+    """UCC Globe and Mail comments (val -> train, test -> test).
+
+    toxicity = ``hostile``; insult = ``antagonize`` ("antagonistic, insulting, provocative or
+    trolling"): in this data it marks mostly jibes at another commenter or a public figure,
+    the mild person-directed insults the other sources rarely label (``data/README.md``).
+    """
     parts = []
     for name, split in (("val.csv", TRAIN), ("test.csv", TEST)):
         path = _find(folder, name)
         frame = _read_csv(path)
-        _require(frame, ("comment", "hostile"), path)
-        labels = {schema.TOXICITY: frame["hostile"].astype(float).to_numpy()}
+        _require(frame, ("comment", "hostile", "antagonize"), path)
+        labels = {
+            schema.TOXICITY: frame["hostile"].astype(float).to_numpy(),
+            schema.INSULT: frame["antagonize"].astype(float).to_numpy(),
+        }
         parts.append(_frame(_clean_text(frame["comment"]), [split] * len(frame), labels))
     return pd.concat(parts, ignore_index=True)
 
@@ -698,10 +738,10 @@ SOURCES: dict[str, Source] = {
                (_T, _S), False, _ruddit),
         Source("toxichat", "toxichat", "CC-BY-SA-4.0", True,
                (_T, _I, _ID), True, _toxichat),
-        Source("olid", "olid", "none stated", False, (_T, _I), True, _olid),
+        Source("olid", "olid", "none stated", False, (_T, _I, _ID), True, _olid),
         Source("cad", "cad-contextual-abuse", "none stated", False,
                (_T, _I, _ID), True, _cad),
-        Source("ucc", "unhealthy-comments-ucc", "CC-BY-NC-SA-4.0", False, (_T,), True, _ucc),
+        Source("ucc", "unhealthy-comments-ucc", "CC-BY-NC-SA-4.0", False, (_T, _I), True, _ucc),
         Source("jigsaw", "jigsaw-wiki-toxic-binary-subset", "none stated", False,
                (_T,), False, _jigsaw),
         Source("c3", "c3-constructive-comments", "none stated", False, (_T,), False, _c3),

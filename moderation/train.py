@@ -1435,7 +1435,7 @@ def headline_table(metrics: Mapping[str, Any], evaluation: Mapping[str, Any]) ->
     for source, name, block in (
         ("toxichat", "ToxiChat official test", held),
         ("cad", "CAD official test (never trained on)", cross),
-        ("ucc", "UCC official test, hostile (never trained on)", cross),
+        ("ucc", "UCC official test, hostile / antagonize (never trained on)", cross),
         ("cat", "CAT held-out 20 %", held),
         ("jigsaw", "Jigsaw subset held-out 20 % (never trained on)", cross),
     ):

@@ -25,6 +25,7 @@ from moderation.corpus import (
     HOSTILE_TEMPLATES,
     IDENTITY_NEUTRAL,
     SOURCES,
+    _olid_target_labels,
     davidson_classes,
     hostile_template_sentences,
     identity_neutral_sentences,
@@ -228,13 +229,36 @@ def test_evaluation_only_sources(corpus: pd.DataFrame) -> None:
     vermin = row(
         corpus, "olid", "@USER People like you are vermin and should be thrown out of the country."
     )
-    assert (vermin["toxicity"], vermin["insult"]) == (1.0, 0.0)  # OFF, UNT
+    # Levels B and C: targeted at an individual -> insult, at a group -> identity_attack;
+    # untargeted (UNT), other targets (OTH) and not offensive (NOT) -> 0 for both.
+    assert (vermin["toxicity"], vermin["insult"], vermin["identity_attack"]) == (1.0, 0.0, 0.0)
+    idiot = row(corpus, "olid", "@USER Stupid idiot, learn to read before you comment.")
+    assert (idiot["insult"], idiot["identity_attack"]) == (1.0, 0.0)  # test TIN + IND
+    take = row(corpus, "olid", "@USER This is the dumbest garbage take I have ever read, loser.")
+    assert (take["insult"], take["identity_attack"]) == (0.0, 1.0)  # TIN + GRP
+    troll = row(corpus, "olid", "@USER Only a brainless troll would write this crap.")
+    assert (troll["insult"], troll["identity_attack"]) == (0.0, 0.0)  # TIN + OTH
+    assert olid[["insult", "identity_attack"]].notna().all().all()
+    ucc = row(corpus, "ucc", "You are a pathetic idiot and everyone here knows it.")
+    assert (ucc["toxicity"], ucc["insult"]) == (1.0, 1.0)  # hostile, antagonize
+    assert math.isnan(ucc["identity_attack"])
     cad = row(corpus, "cad", "Shut up, moron, nobody asked for your stupid opinion.")
     assert (cad["toxicity"], cad["insult"], cad["identity_attack"]) == (1.0, 1.0, 1.0)
     assert row(corpus, "cad", "Calling people vermin is not okay.")["toxicity"] == 0.0
     assert "\n" in row(corpus, "cad", "Weekly thread \n Post your plans here.")["text"]
     sfu = row(corpus, "sfu", "Interesting read, especially the part about rainfall patterns.")
     assert sfu["toxicity"] == 1.0  # "mildly toxic" counts
+
+
+def test_olid_offence_without_a_target_annotation_is_unknown() -> None:
+    # The data says nothing about whom such a tweet targets: neither label is guessed.
+    labels = _olid_target_labels(
+        pd.Series(["OFF", "OFF", "NOT", "OFF"]),
+        pd.Series(["TIN", None, None, "UNT"]),
+        pd.Series([None, None, None, None]),
+    )
+    np.testing.assert_array_equal(labels["insult"], [np.nan, np.nan, 0.0, 0.0])
+    np.testing.assert_array_equal(labels["identity_attack"], [np.nan, np.nan, 0.0, 0.0])
 
 
 def test_hash_split_is_stable_and_case_insensitive() -> None:
