@@ -1566,10 +1566,18 @@ def targets_table(metrics: Mapping[str, Any], evaluation: Mapping[str, Any]) -> 
     rows: list[tuple[str, str, str, str]] = []
 
     def add(
-        target: str, measured: str, value: float | None, goal: float, why: str, note: str = ""
+        target: str,
+        measured: str,
+        value: float | None,
+        goal: float,
+        why: str,
+        note: str = "",
+        partly: float | None = None,
     ) -> None:
         verdict = _verdict(value, goal)
-        rows.append((target, measured, verdict, why if verdict == "**not met**" else note))
+        if verdict == "**not met**" and partly is not None and value is not None:
+            verdict = "**partly met**" if value >= partly else verdict
+        rows.append((target, measured, verdict, note if verdict == "met" else why))
 
     olid = metrics.get("olid_subtask_a") or {}
     research = evaluation.get("olid_research") or {}
@@ -1629,13 +1637,13 @@ def targets_table(metrics: Mapping[str, Any], evaluation: Mapping[str, Any]) -> 
     ]
     lowest = min(shares) if shares else None
     add(
-        "#3 One insult in a long civil comment: `insult` / `toxicity` at or above the "
-        "threshold in at least half of the held-out pairs",
+        "#3 One insult in a long civil comment lifts `insult` / `toxicity` to the threshold "
+        "(met: in >= 95 % of the held-out pairs; partly: in at least half)",
         " / ".join(_pct(v) for v in shares) + " of pairs" if shares else "n/a",
         lowest,
-        0.5,
-        _WHY_MISSED["long"],
-        note="" if lowest is None else f"{_WHY_MISSED['long']}: {_pct(1 - lowest)} stay below",
+        0.95,
+        "" if lowest is None else f"{_WHY_MISSED['long']}: {_pct(1 - lowest)} stay below",
+        partly=0.5,
     )
     off_topic = metrics.get("off_topic") or {}
     semeval = off_topic.get("semeval2015_cqa_test") or {}

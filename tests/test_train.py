@@ -169,8 +169,11 @@ def test_card_targets_are_judged_from_the_recorded_numbers() -> None:
     assert verdict["#3 Davidson 5-fold CV"] == "not measured"  # needs evaluate --full
     assert verdict["#3 Toxic-spans official test"] == "**not met**"
     assert [v for t, v in rows.items() if "Identity" in t] == ["**not met**", "met"]
-    assert verdict["#3 One insult in a long civil comment: `insult` / `toxicity` at or above the "
-                   "threshold in at least half of the held-out pairs"] == "**not met**"  # fmt: skip
+    long = "#3 One insult in a long civil comment lifts `insult` / `toxicity` to the threshold "
+    assert [v for t, v in rows.items() if t.startswith(long)] == ["**not met**"]  # 40 % of pairs
+    metrics["long_text_insults"] = {"insult": {"combined": 0.8}, "toxicity": {"combined": 0.76}}
+    partly = [line for line in targets_table(metrics, {}).splitlines() if long in line]
+    assert "| **partly met** |" in partly[0] and "24 % stay below" in partly[0]
     assert verdict["#4 SemEval-2015 CQA official test"] == "**not met**"
     assert verdict["#4 Swapped-context replies on held-out threads"] == "met"
     assert "0.460 (published best 0.572)" in targets_table(metrics, {})
