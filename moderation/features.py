@@ -29,7 +29,10 @@ CHAR = "char"
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Vocabulary sizes and n-gram ranges; defaults chosen by held-out measurement.
+    """Vocabulary sizes and n-gram ranges; defaults chosen on the validation slice.
+
+    The ranges against their neighbours (word 1 and 1-3, char 2-4, 2-6 and 3-5) are in
+    data/README.md, "n-gram ranges of the features".
 
     The caps bound the bundle size: each kept n-gram costs a vocabulary entry plus one float32
     coefficient per label.
