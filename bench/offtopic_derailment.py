@@ -57,14 +57,13 @@ from moderation.offtopic import (
     TANGENT_SHARE,
     ThreadTable,
     _flat_table,
-    _ruddit_threads,
     _stable_fraction,
     _table,
-    _toxichat_threads,
     build_worlds,
     evaluate_off_topic,
     fit_off_topic,
-    heldout_intruders,
+    intruder_threads,
+    measure_intruders,
     semeval_table,
     similar_threads,
 )
@@ -163,10 +162,10 @@ def main() -> None:
         scorer = joblib.load(args.after) if args.after else Moderator.load().bundle.off_topic
         thresholds(scorer, data)
         return
-    toxichat = _toxichat_threads(data)
-    held_out = [t for t in toxichat + _ruddit_threads(data) if _stable_fraction(t[0]) >= 0.8]
-    chains = {key for key, _, _ in toxichat}
-    before = Moderator.load().bundle.off_topic
+    split = intruder_threads(data)  # the training split: held-out threads only below
+    held_out, chains = split.test, set(split.chains)
+    shipped = Moderator.load().bundle
+    before = shipped.off_topic
     after = (
         joblib.load(args.after)
         if args.after
@@ -179,8 +178,9 @@ def main() -> None:
             features=FEATURES + ASIDE_FEATURES if args.aside else FEATURES,
         )
     )
+    seeds = {"shipped": int(shipped.manifest["training"].get("seed", 0)), "fitted": args.seed}
     for name, scorer in (("shipped", before), ("fitted", after)):
-        metrics = heldout_intruders(scorer, held_out, chains=chains, seed=1)
+        metrics = measure_intruders(scorer, split, seed=seeds[name])
         metrics.update(evaluate_off_topic(scorer, data))
         for key, m in metrics.items():
             extra = m.get("roc_auc_within_strata", m.get("macro_f1_official", ""))
@@ -505,13 +505,12 @@ def thresholds(scorer: Any, data: Path) -> None:
 
 def held_out_halves(data: Path) -> tuple[dict[str, list[Any]], set[str]]:
     """Held-out threads split by the same hash: [0.8, 0.9) chooses, [0.9, 1.0) checks."""
-    toxichat = _toxichat_threads(data)
-    every = toxichat + _ruddit_threads(data)
+    split = intruder_threads(data)
     halves = {
-        "choose": [t for t in every if 0.8 <= _stable_fraction(t[0]) < 0.9],
-        "check": [t for t in every if _stable_fraction(t[0]) >= 0.9],
+        "choose": [t for t in split.test if _stable_fraction(t[0]) < 0.9],
+        "check": [t for t in split.test if _stable_fraction(t[0]) >= 0.9],
     }
-    return halves, {key for key, _, _ in toxichat}
+    return halves, set(split.chains)
 
 
 def default_false_alarms(scorer: Any, data: Path) -> dict[str, dict[str, float]]:
