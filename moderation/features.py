@@ -3,7 +3,7 @@
 Flow: ``thread context -> normalize -> **features** -> models``. One transformer is fitted once
 and shared by every label's classifier, so scoring a batch vectorises each comment only once.
 Word n-grams carry meaning; character n-grams inside word boundaries catch misspellings,
-inflections and what normalisation leaves (glued words such as "youareanidiot", "idiiot").
+inflections and what normalisation leaves ("idiiot", glued words it does not split).
 Both blocks see :func:`moderation.normalize.normalize_text`, which undoes leetspeak, masking,
 spaced letters and look-alike characters first.
 """

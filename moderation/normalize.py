@@ -19,8 +19,11 @@ feature vocabulary sees one canonical spelling of the cheap ways people dodge a 
 - stretched letters (``stuuuupid`` -> ``stuupid``: runs of three or more become two);
 - links and ``@mentions`` (``xxurl``, ``xxuser``) and whitespace.
 
-Glued words (``youareanidiot``) are not split: that needs a dictionary, and the character
-n-grams of the feature step already see ``idiot`` inside the glued token.
+- glued words (``iwillkillyou``, ``hatewomen``): a letters-only token of six or more letters
+  that is not an English word is split into words when it splits wholly into common ones
+  (:func:`_split_glued`; the word list and splitter are ``wordninja``'s, English Wikipedia
+  unigram frequencies). Without the split, word n-grams miss the glued words entirely and the
+  character n-grams only partly recover them.
 
 :func:`normalize_with_offsets` returns the same text plus, for every normalised character, the
 range of original characters it came from, so a span found on normalised text (a hostile word,
@@ -38,6 +41,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 __all__ = [
@@ -392,6 +397,135 @@ def _shorten(match: re.Match[str]) -> _Replacement:
     return match.group(1) * 2, [(a, a + 1), (a + 1, b)]
 
 
+# A whole token of six or more ASCII letters (no digit, underscore or other letter attached).
+_GLUED = re.compile(r"(?<!\w)[a-z]{6,}(?!\w)")
+#: Pieces of one or two letters a glued token may split into: common words only, so a
+#: misspelling ("idetify" -> "ide tif y") or a name is not cut into fragments.
+GLUED_SHORT_PIECES = frozenset(
+    "i a an am as at be by do go he if in is it me my no of oh ok on or so to up us we".split()  # noqa: SIM905
+)
+#: Short pieces that do not end a split: there they are mostly a word's own ending (a dropped
+#: "g", a plural), not a word.
+GLUED_NOT_LAST = frozenset({"in", "is", "as", "an", "at", "a", "i"})
+#: Three-letter pieces must be among this many most frequent words of the word list ("you",
+#: "fat"; not "sse", which would cut "strasse" into "stra sse")...
+GLUED_MAX_RANK_3 = 5_000
+#: ... and longer pieces among this many.
+GLUED_MAX_RANK = 50_000
+#: At most this many pieces (more is more likely a name or a language we do not split).
+GLUED_MAX_PIECES = 4
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """``wordninja``'s English word list (rank by frequency) and its splitter, loaded once."""
+
+    rank: dict[str, int]
+    words: frozenset[str]
+    #: The words a glued token may split into (:func:`_glued_pieces`' limits on rank).
+    pieces: frozenset[str]
+    split: Callable[[str], list[str]]
+
+
+_LEXICON: list[_Lexicon] = []
+
+
+def _lexicon() -> _Lexicon:
+    """Read the word list on first use (about 40 ms); ``wordninja`` itself, which reads it
+    again to build its splitter, is imported only when a token is to be split."""
+    if not _LEXICON:
+        import gzip
+        from importlib.util import find_spec
+        from pathlib import Path
+
+        spec = find_spec("wordninja")
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError("wordninja is required: pip install wordninja")
+        path = Path(spec.origin).parent / "wordninja" / "wordninja_words.txt.gz"
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            words = lines.read().split()
+        rank: dict[str, int] = {}
+        for i, word in enumerate(words):
+            rank.setdefault(word, i)
+        pieces = GLUED_SHORT_PIECES | {
+            word
+            for word, at in rank.items()
+            if at < (GLUED_MAX_RANK_3 if len(word) == 3 else GLUED_MAX_RANK) and len(word) >= 3
+        }
+        _LEXICON.append(_Lexicon(rank, frozenset(rank), frozenset(pieces), _wordninja_split))
+    return _LEXICON[0]
+
+
+def _wordninja_split(token: str) -> list[str]:
+    import wordninja
+
+    pieces: list[str] = wordninja.DEFAULT_LANGUAGE_MODEL.split(token)
+    return pieces
+
+
+def _occurrences(text: str, word: str) -> Iterator[int]:
+    start = text.find(word)
+    while start >= 0:
+        yield start
+        start = text.find(word, start + 1)
+
+
+@lru_cache(maxsize=1 << 16)
+def _glued_pieces(token: str) -> tuple[str, ...] | None:
+    """The words glued in ``token``, or None for a word, or a token that does not split wholly
+    into common words (:data:`GLUED_SHORT_PIECES`, :data:`GLUED_MAX_RANK_3`,
+    :data:`GLUED_MAX_RANK`). Cached: a name or a typo recurs across the comments of a batch.
+    """
+    lexicon = _lexicon()
+    if token in lexicon.words:
+        return None
+    ends = range(1, min(len(token), 24))
+    if not any(token[:k] in lexicon.pieces for k in ends) or not any(
+        token[-k:] in lexicon.pieces for k in ends
+    ):
+        return None  # speed: most tokens here are names and typos, which neither start nor end so
+    pieces = lexicon.split(token)
+    if not 2 <= len(pieces) <= GLUED_MAX_PIECES or "".join(pieces) != token:
+        return None
+    for k, piece in enumerate(pieces):
+        if len(piece) == 1 and k > 0:
+            return None  # "jihadi" -> "jihad i", "brigading" -> "brig a ding"
+        if len(piece) <= 2 and k == len(pieces) - 1 and piece in GLUED_NOT_LAST:
+            return None  # "lookin" -> "look in", "fellas" -> "fell as", "jihadis"
+        if len(piece) <= 2:
+            if piece not in GLUED_SHORT_PIECES:
+                return None
+        elif lexicon.rank.get(piece, GLUED_MAX_RANK) >= (
+            GLUED_MAX_RANK_3 if len(piece) == 3 else GLUED_MAX_RANK
+        ):
+            return None
+    cuts = set(accumulate(len(piece) for piece in pieces[:-1]))
+    if any(
+        cut in cuts
+        for word in MASKED_WORDS
+        for start in _occurrences(token, word)
+        for cut in range(start + 1, start + len(word))
+    ):
+        return None  # "dipshit" -> "dips hit" would hide the word it is about
+    return tuple(pieces)
+
+
+def _split_glued(match: re.Match[str]) -> _Replacement | None:
+    """``iwillkillyou`` -> ``i will kill you`` (:func:`_glued_pieces`), each inserted space
+    mapped to the letter after it."""
+    pieces = _glued_pieces(match.group())
+    if pieces is None:
+        return None
+    sources: list[tuple[int, int]] = []
+    at = match.start()
+    for k, piece in enumerate(pieces):
+        if k:
+            sources.append((at, at + 1))
+        sources.extend((i, i + 1) for i in range(at, at + len(piece)))
+        at += len(piece)
+    return " ".join(pieces), sources
+
+
 _SPACE = re.compile(r"\s{2,}|[^\S ]")
 
 
@@ -464,6 +598,9 @@ def _pass(state: _State, hints: bool = True) -> bool:
         state.sub(_LEET_TOKEN, _decode_token)
     if not hints or not state.text.isascii() or _STRETCH_HINT.search(state.text):
         state.sub(_STRETCH, _shorten)
+    long_words = _GLUED.findall(state.text)
+    if long_words and not _lexicon().words.issuperset(long_words):  # speed: most are words
+        state.sub(_GLUED, _split_glued)
     spaced = state.text
     if not hints or not spaced.isascii() or _has_blanks(spaced):
         state.sub(_SPACE, _space)
@@ -614,15 +751,18 @@ def _ascii_word(text: str) -> tuple[str, bool] | None:
     """The normal form of a word of ASCII letters, when lower-casing is all that changes it.
 
     Speed only (explanations normalise every distinct word of a flagged comment): in such a
-    word only ``_URL`` (the word ``url``) and ``_STRETCH`` can match once lower-cased -- every
-    other pattern needs a digit, a symbol, a blank or a non-ASCII character -- so without
-    those two the full run gives the lower-cased word, and no character moves.
+    word only ``_URL`` (the word ``url``), ``_STRETCH`` and ``_GLUED`` (six or more letters,
+    not a word of the list) can match once lower-cased -- every other pattern needs a digit, a
+    symbol, a blank or a non-ASCII character -- so without those the full run gives the
+    lower-cased word, and no character moves.
     """
     if not (text.isascii() and text.isalpha()):
         return None
     lowered = text.lower()
     if lowered == "url" or _STRETCH.search(lowered):
         return None
+    if len(lowered) >= 6 and lowered not in _lexicon().words:
+        return None  # perhaps glued words (_split_glued)
     return lowered, False
 
 

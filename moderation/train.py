@@ -1923,10 +1923,12 @@ Wall-clock times on 2 cores, measured when these numbers were recorded. {timings
 ## Known limitations
 
 {bias_limitation}
-- **Obfuscation:** look-alikes, zero-width characters, stretched letters, leetspeak, masking
-  and spaced letters are normalised before scoring and glued words are left to the character
-  n-grams (evasion row above); masking that hides most of a word ("f***") loses the most, and
-  spellings outside these families (phonetic ones, "phuck") are only partly caught.
+- **Obfuscation:** look-alikes, zero-width characters, stretched letters, leetspeak, masking,
+  spaced letters and glued words (a token of six or more letters that splits wholly into
+  common words) are normalised before scoring (evasion row above); masking that hides most of
+  a word ("f***") loses the most, a glued token of five letters or fewer ("ihate") or with a
+  rare word in it stays whole (left to the character n-grams), and spellings outside these
+  families (phonetic ones, "phuck") are only partly caught.
 - **Long texts:** sentence scoring halves the dilution of one insult inside a long civil
   comment (w = 0.5), it does not remove it (long-comment rows above). Sentences are cut by
   punctuation and line breaks;

@@ -26,7 +26,7 @@ MILD_INSULTS = pytest.mark.xfail(
     reason=(
         "known model gap (issue #3): the mild insults in c08 ('some insane person') and c10 "
         "('Zionist troll', 'naive and uneducated') score below the heated but civil c04 "
-        "(toxicity 0.17 / 0.19 vs 0.20 with hostility-2026-11-30c); sentence scoring, span "
+        "(toxicity 0.16 / 0.19 vs 0.24 with hostility-2026-11-30d); sentence scoring, span "
         "phrases, reweighting, a larger sentence weight and mild-insult templates were measured "
         "and did not fix it without hurting held-out data (data/README.md)"
     ),

@@ -59,7 +59,13 @@ from moderation.obfuscate import KINDS, obfuscate_spans
         ("i.d.i.o.t f-u-c-k s h 1 t", "idiot fuck shit"),
         ("u r a", "u r a"),  # text-speak, not spaced letters
         ("e.g. 1.2.3", "e.g. 1.2.3"),
-        ("y o u a r e a n i d i o t", "youareanidiot"),  # glued: left to character n-grams
+        ("y o u a r e a n i d i o t", "you are an idiot"),  # joined, then split as glued
+        # glued words: split only into common words, never through a swear word
+        ("Iwillkillyou. You are a stupidcunt", "i will kill you. you are a stupid cunt"),
+        ("I hatewomen, Muslims arescum", "i hate women, muslims are scum"),
+        ("dipshit horseshit", "dipshit horseshit"),  # not "dips hit", "horses hit"
+        ("lookin fellas jihadi", "lookin fellas jihadi"),  # a word's ending, not a word
+        ("strasse idetify international", "strasse idetify international"),
     ],
 )
 def test_examples(raw: str, expected: str) -> None:
@@ -77,6 +83,8 @@ def test_examples(raw: str, expected: str) -> None:
         ("stuuuupid \uff49\uff44\uff49\uff4f\uff54", "stuupid", "stuuuupid"),
         ("Stra\u00dfe", "strasse", "Stra\u00dfe"),
         ("see https://x.org/a?b now", URL_TOKEN, "https://x.org/a?b"),
+        ("I willkillyou", "kill", "kill"),
+        ("Youareanidiot", "you are an idiot", "Youareanidiot"),
     ],
 )
 def test_offsets_map_words_back_to_what_was_typed(raw: str, word: str, typed: str) -> None:
