@@ -598,8 +598,13 @@ def _pass(state: _State, hints: bool = True) -> bool:
         state.sub(_LEET_TOKEN, _decode_token)
     if not hints or not state.text.isascii() or _STRETCH_HINT.search(state.text):
         state.sub(_STRETCH, _shorten)
+    # Speed: most long tokens are words, and most that are not are names or typos.
     long_words = _GLUED.findall(state.text)
-    if long_words and not _lexicon().words.issuperset(long_words):  # speed: most are words
+    if (
+        long_words
+        and not (words := _lexicon().words).issuperset(long_words)
+        and any(_glued_pieces(w) is not None for w in long_words if w not in words)
+    ):
         state.sub(_GLUED, _split_glued)
     spaced = state.text
     if not hints or not spaced.isascii() or _has_blanks(spaced):
