@@ -418,11 +418,11 @@ GLUED_MAX_PIECES = 4
 
 @dataclass(frozen=True)
 class _Lexicon:
-    """``wordninja``'s English word list (rank by frequency) and its splitter, loaded once."""
+    """``wordninja``'s English word list and its splitter, loaded once."""
 
-    rank: dict[str, int]
     words: frozenset[str]
-    #: The words a glued token may split into (:func:`_glued_pieces`' limits on rank).
+    #: The words a glued token may split into: :data:`GLUED_SHORT_PIECES` and the words of
+    #: three or more letters within :data:`GLUED_MAX_RANK_3` / :data:`GLUED_MAX_RANK`.
     pieces: frozenset[str]
     split: Callable[[str], list[str]]
 
@@ -444,15 +444,13 @@ def _lexicon() -> _Lexicon:
         path = Path(spec.origin).parent / "wordninja" / "wordninja_words.txt.gz"
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             words = lines.read().split()
-        rank: dict[str, int] = {}
-        for i, word in enumerate(words):
-            rank.setdefault(word, i)
-        pieces = GLUED_SHORT_PIECES | {
+        common = (  # the list is in order of frequency
             word
-            for word, at in rank.items()
-            if at < (GLUED_MAX_RANK_3 if len(word) == 3 else GLUED_MAX_RANK) and len(word) >= 3
-        }
-        _LEXICON.append(_Lexicon(rank, frozenset(rank), frozenset(pieces), _wordninja_split))
+            for at, word in enumerate(words)
+            if len(word) >= 3 and at < (GLUED_MAX_RANK_3 if len(word) == 3 else GLUED_MAX_RANK)
+        )
+        pieces = GLUED_SHORT_PIECES.union(common)
+        _LEXICON.append(_Lexicon(frozenset(words), pieces, _wordninja_split))
     return _LEXICON[0]
 
 
@@ -487,18 +485,12 @@ def _glued_pieces(token: str) -> tuple[str, ...] | None:
     pieces = lexicon.split(token)
     if not 2 <= len(pieces) <= GLUED_MAX_PIECES or "".join(pieces) != token:
         return None
-    for k, piece in enumerate(pieces):
-        if len(piece) == 1 and k > 0:
-            return None  # "jihadi" -> "jihad i", "brigading" -> "brig a ding"
-        if len(piece) <= 2 and k == len(pieces) - 1 and piece in GLUED_NOT_LAST:
-            return None  # "lookin" -> "look in", "fellas" -> "fell as", "jihadis"
-        if len(piece) <= 2:
-            if piece not in GLUED_SHORT_PIECES:
-                return None
-        elif lexicon.rank.get(piece, GLUED_MAX_RANK) >= (
-            GLUED_MAX_RANK_3 if len(piece) == 3 else GLUED_MAX_RANK
-        ):
-            return None
+    if any(piece not in lexicon.pieces for piece in pieces):
+        return None
+    if any(len(piece) == 1 for piece in pieces[1:]):
+        return None  # "jihadi" -> "jihad i", "brigading" -> "brig a ding"
+    if pieces[-1] in GLUED_NOT_LAST:
+        return None  # "lookin" -> "look in", "fellas" -> "fell as", "jihadis"
     cuts = set(accumulate(len(piece) for piece in pieces[:-1]))
     if any(
         cut in cuts
