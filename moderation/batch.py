@@ -1149,17 +1149,27 @@ def _queue_rows(plan: Plan, chunks: int) -> pd.DataFrame:
     return frame
 
 
+def _unified_schema(schemas: Sequence[Any]) -> tuple[Any, list[str]]:
+    """One schema every chunk casts to (a column typed null in one chunk takes another's
+    type), with the first chunk's metadata, and the columns that were object in pandas."""
+    import pyarrow as pa
+
+    if not schemas:
+        return None, []
+    unified = pa.unify_schemas(list(schemas), promote_options="permissive")
+    objects: list[str] = json.loads((schemas[0].metadata or {}).get(_OBJECTS, b"[]"))
+    return unified.with_metadata(schemas[0].metadata), objects
+
+
 def _chunk_schema(paths: Sequence[Path]) -> tuple[Any, list[str]]:
-    """The chunks' schemas unified as `_merge_tables` unifies them, and the object columns."""
+    """`_unified_schema` of the chunk files at `paths`."""
     import pyarrow as pa
 
     schemas = []
     for path in paths:
         with pa.OSFile(str(path)) as source:
             schemas.append(pa.ipc.open_file(source).schema)
-    unified = pa.unify_schemas(schemas, promote_options="permissive")
-    objects: list[str] = json.loads((schemas[0].metadata or {}).get(_OBJECTS, b"[]"))
-    return unified.with_metadata(schemas[0].metadata), objects
+    return _unified_schema(schemas)
 
 
 def _chunk_batches(paths: Sequence[Path], unified: Any) -> Iterator[Any]:
@@ -1405,12 +1415,7 @@ def _merge_tables(
     newline = "\r\n" if any(s.carriage_return for s in summaries) else "\n"
     queue_parts: list[pd.DataFrame] = []
     try:
-        schemas = [r.file.schema for r in readers]
-        unified = pa.unify_schemas(schemas, promote_options="permissive") if schemas else None
-        objects: list[str] = []
-        if unified is not None:
-            unified = unified.with_metadata(schemas[0].metadata)
-            objects = json.loads((schemas[0].metadata or {}).get(_OBJECTS, b"[]"))
+        unified, objects = _unified_schema([r.file.schema for r in readers])
         with contextlib.ExitStack() as stack:
             writer: TableWriter | None = None
             if not to_stdout:
