@@ -96,7 +96,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Directory name of the default model under ``<repo root>/models/``.
-DEFAULT_BUNDLE_NAME = "hostility-2026-11-30d"
+DEFAULT_BUNDLE_NAME = "hostility-2026-11-30e"
 #: Bundle layout version this code writes.
 FORMAT_VERSION = 2
 #: Bundle layout versions this code reads (1: the pipeline pickled by joblib).
@@ -413,7 +413,7 @@ def save_bundle(
     Parameters
     ----------
     path
-        Bundle directory to create (e.g. ``models/hostility-2026-11-30d``).
+        Bundle directory to create (e.g. ``models/hostility-2026-11-30e``).
     hostility
         The fitted hostility model.
     off_topic

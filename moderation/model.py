@@ -38,7 +38,12 @@ from moderation import schema
 from moderation.calibration import Calibration, apply_calibration
 from moderation.contract import MAX_TEXT_CHARS, Span
 from moderation.fastscore import CompiledModel, compile_model
-from moderation.features import FeatureConfig, drop_pruned_vocabulary, make_features
+from moderation.features import (
+    FeatureConfig,
+    drop_pruned_vocabulary,
+    feature_names,
+    make_features,
+)
 from moderation.normalize import normalize_text, normalize_with_offsets, split_sentences
 
 if TYPE_CHECKING:
@@ -181,6 +186,12 @@ class HostilityModel:
         The ``blind_labels`` classifiers are fitted with the :func:`term_columns` of
         ``blind_terms`` zeroed, so their coefficients there are 0 and a mention of those words
         cannot move these labels (identity-term bias mitigation); other labels see them.
+    word_vectors, word_vector_window, word_vector_scale
+        With ``word_vectors`` > 0, each classifier also sees the text's tf-idf weighted sum of
+        :func:`moderation.wordvectors.cooccurrence_vectors` of that length (co-occurrence
+        window ``word_vector_window``, multiplied by ``word_vector_scale``), folded back into
+        the n-gram coefficients after fitting, so words used like a label's words share its
+        weight. 0 fits n-grams only.
     """
 
     def __init__(
@@ -192,6 +203,9 @@ class HostilityModel:
         sentence_weight: float = 0.5,
         blind_terms: Sequence[str] = (),
         blind_labels: Sequence[str] = (),
+        word_vectors: int = 0,
+        word_vector_window: int = 4,
+        word_vector_scale: float = 1.0,
     ) -> None:
         if not 0.0 <= sentence_weight <= 1.0:
             raise ValueError(f"sentence_weight must be in [0, 1], got {sentence_weight}")
@@ -201,6 +215,9 @@ class HostilityModel:
         self.sentence_weight = sentence_weight
         self.blind_terms = tuple(blind_terms)
         self.blind_labels = tuple(blind_labels)
+        self.word_vectors = word_vectors
+        self.word_vector_window = word_vector_window
+        self.word_vector_scale = word_vector_scale
         self.labels: tuple[str, ...] = schema.LABELS
         #: Per-label decision thresholds (the bundle's); spans default to them, else 0.5.
         self.thresholds: dict[str, float] = {}
@@ -327,6 +344,7 @@ class HostilityModel:
         *,
         seed: int = 0,
         sample_weight: np.ndarray | None = None,
+        unlabelled: Sequence[str] | None = None,
     ) -> HostilityModel:
         """Fit features on all rows and one classifier per label on the rows that know it.
 
@@ -339,6 +357,9 @@ class HostilityModel:
             Random state of the solvers (results are deterministic for a given seed).
         sample_weight
             Optional per-row weights aligned with ``corpus``.
+        unlabelled
+            Texts the word vectors are learned from (only with ``word_vectors`` > 0); the
+            ``corpus`` texts when omitted.
 
         Returns
         -------
@@ -352,11 +373,13 @@ class HostilityModel:
         texts = [_as_text(t) for t in corpus["text"]]
         features = make_features(self.config)
         matrix = features.fit_transform(texts).tocsr()
+        vectors = self._word_vectors(features, texts if unlabelled is None else unlabelled, seed)
         drop_pruned_vocabulary(features)
         self.features_ = features
         weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight)
         blind = getattr(self, "blind_labels", ())
         blinded = matrix
+        keep = np.ones(matrix.shape[1], dtype=bool)
         if blind and getattr(self, "blind_terms", ()):
             # Zeroed columns get a zero coefficient under the l2 penalty: a mention of a term
             # can neither raise nor lower these labels' scores.
@@ -381,13 +404,55 @@ class HostilityModel:
                 max_iter=1000,
                 random_state=seed,
             )
-            rows = blinded if label in blind else matrix
-            clf.fit(rows[np.flatnonzero(known)], y, sample_weight=weights[known])
-            self.coef_[label] = clf.coef_.ravel().astype(np.float32)
+            rows = (blinded if label in blind else matrix)[np.flatnonzero(known)]
+            if vectors is None:
+                clf.fit(rows, y, sample_weight=weights[known])
+                coef = clf.coef_.ravel()
+            else:
+                coef = self._fit_with_vectors(clf, rows, y, weights[known], vectors)
+                if label in blind:
+                    coef = coef * keep  # the vectors must not bring blinded words back
+            self.coef_[label] = coef.astype(np.float32)
             self.intercept_[label] = float(clf.intercept_[0])
             self.n_train_[label] = int(known.sum())
             logger.info("fitted %s on %d rows (%d positive)", label, known.sum(), y.sum())
         return self
+
+    def _word_vectors(
+        self, features: FeatureUnion, texts: Sequence[str], seed: int
+    ) -> np.ndarray | None:
+        """Word vectors padded to every feature column (zero outside word unigrams), or None."""
+        dim = int(getattr(self, "word_vectors", 0))
+        if dim <= 0:
+            return None
+        from moderation.wordvectors import cooccurrence_vectors
+
+        word = features.transformer_list[0][1]
+        vectors = cooccurrence_vectors(
+            word, [_as_text(t) for t in texts], dim=dim, window=self.word_vector_window, seed=seed
+        )
+        padded = np.zeros((len(feature_names(features)), dim), dtype=np.float32)
+        padded[: len(vectors)] = vectors
+        logger.info("learned %d-dimensional vectors for %d words", dim, (vectors != 0).any(1).sum())
+        return padded
+
+    def _fit_with_vectors(
+        self, clf: Any, rows: Any, y: np.ndarray, weights: np.ndarray, vectors: np.ndarray
+    ) -> np.ndarray:
+        """Fit ``clf`` on ``[rows, scale * rows @ vectors]``; the n-gram coefficients it implies.
+
+        ``x . w + scale * (x @ E) . v = x . (w + scale * E @ v)``, so the vectors' weights fold
+        into the n-gram coefficients exactly.
+        """
+        import scipy.sparse as sp
+
+        scale = float(self.word_vector_scale)
+        dense = np.asarray(rows @ vectors, dtype=np.float64) * scale
+        clf.fit(sp.hstack([rows, sp.csr_matrix(dense)]).tocsr(), y, sample_weight=weights)
+        weights_all = clf.coef_.ravel()
+        n = rows.shape[1]
+        coef: np.ndarray = weights_all[:n] + scale * (vectors @ weights_all[n:])
+        return coef
 
     # ------------------------------------------------------------------ scoring
 

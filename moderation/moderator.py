@@ -37,7 +37,7 @@ from moderation.contract import (
     SCORES,
     USER_DIRECTED_INSULT,
 )
-from moderation.rules import Rules, load_rules
+from moderation.rules import EVIDENCE_LABELS, Rules, load_rules
 from moderation.single import (
     EXPLAIN_AT,
     TERMS_PER_LABEL,
@@ -312,6 +312,7 @@ class Moderator:
             self.rules,
             precision_thresholds=self.bundle.precision_thresholds,
             decision_thresholds=self.bundle.thresholds,
+            evidence=True,
         )
         if AUTHOR_ESCALATED in self.rules.columns():
             # Rules on an author's escalations in this export need a first decision pass.
@@ -323,6 +324,7 @@ class Moderator:
                 self.rules,
                 precision_thresholds=self.bundle.precision_thresholds,
                 decision_thresholds=self.bundle.thresholds,
+                evidence=True,
             )
         decisions[schema.REASONS] = self._explain(valid, facts, decisions)
         decisions.insert(3, SPANS, self._spans(valid, facts, decisions))
@@ -414,12 +416,14 @@ class Moderator:
     ) -> pd.Series:
         """Add to the reasons of escalated rows the evidence a moderator needs.
 
-        For each hostility label at 0.5 or more, the words that pushed it up;
+        For each hostility label at 0.5 or more, or tested by a rule that escalated the row
+        (``_evidence_labels`` of ``decisions``, dropped here), the words that pushed it up;
         for an off-topic comment, its similarity to the article and parent and
         the words it shares with its chain but not with the article. Computed
         only for escalated rows: quoting costs far more than scoring.
         """
         column = decisions[schema.REASONS]
+        tested = decisions.pop(EVIDENCE_LABELS).tolist()
         reasons = column.tolist()
         escalated = np.flatnonzero(
             (decisions[schema.ACTION] != schema.Action.ALLOW.value).to_numpy()
@@ -429,7 +433,10 @@ class Moderator:
         texts = comments[schema.TEXT].astype(str).to_numpy()
         with np.errstate(invalid="ignore"):
             hot = values[escalated] >= EXPLAIN_AT  # NaN compares False
-        explained = [[schema.LABELS[j] for j in np.flatnonzero(row)] for row in hot]
+        explained = [
+            [label for j, label in enumerate(schema.LABELS) if row[j] or label in tested[i]]
+            for i, row in zip(escalated.tolist(), hot, strict=True)
+        ]
         terms = self.bundle.hostility.top_terms_maps(
             texts[escalated].tolist(), explained, k=TERMS_PER_LABEL
         )

@@ -84,6 +84,8 @@ RULE_KEYS = ("name", "when", "action", "priority", "reason", "group", "scope")
 #: How a rule's escalations reach the queue: one item per comment or per derailed sub-thread.
 GROUPS = ("comment", "subthread")
 REVIEW_GROUP = "review_group"
+#: Column :func:`apply_rules` adds with ``evidence=True`` (not an output column).
+EVIDENCE_LABELS = "_evidence_labels"
 COMBINATORS = ("all", "any", "not")
 
 _RANGE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?|-?\.\d+)\s*$")
@@ -601,8 +603,13 @@ def apply_rules(
     *,
     precision_thresholds: Mapping[str, Mapping[str, float]] | None = None,
     decision_thresholds: Mapping[str, float] | None = None,
+    evidence: bool = False,
 ) -> pd.DataFrame:
     """Decide ``action``, ``priority``, ``reasons`` and ``review_group`` for every row.
+
+    With ``evidence``, also :data:`EVIDENCE_LABELS`: per row the tuple of hostility labels
+    the escalating rules tested (:attr:`Decision.labels`), for the caller to quote words for
+    and drop.
 
     ``frame`` must hold every column the rules test (scores and thread
     fields). ``review_group`` is the ``derailed_at`` id for a row escalated
@@ -624,6 +631,8 @@ def apply_rules(
     priorities = np.zeros(n, dtype=int)
     reasons = np.full(n, "", dtype=object)
     groups = np.full(n, "", dtype=object)
+    tested = np.empty(n, dtype=object)
+    tested[:] = [()] * n
     if ordered:
         masks = np.column_stack([r.when.mask(frame) for r in ordered])
         values = frame[columns].to_numpy(dtype=object)
@@ -638,17 +647,18 @@ def apply_rules(
             priorities[i] = found.priority
             reasons[i] = found.reasons
             groups[i] = found.review_group
+            tested[i] = found.labels
     import pandas as pd
 
-    return pd.DataFrame(
-        {
-            contract.ACTION: actions,
-            contract.PRIORITY: priorities,
-            contract.REASONS: reasons,
-            REVIEW_GROUP: groups,
-        },
-        index=frame.index,
-    )
+    columns_out = {
+        contract.ACTION: actions,
+        contract.PRIORITY: priorities,
+        contract.REASONS: reasons,
+        REVIEW_GROUP: groups,
+    }
+    if evidence:
+        columns_out[EVIDENCE_LABELS] = tested
+    return pd.DataFrame(columns_out, index=frame.index)
 
 
 @dataclass(frozen=True)
@@ -659,6 +669,9 @@ class Decision:
     priority: int
     reasons: str
     review_group: str
+    #: The hostility labels the escalating rules tested: their words belong in the reasons
+    #: even when the score is modest (a rule on ``insult >= 0.34`` fired).
+    labels: tuple[str, ...] = ()
 
 
 #: The decision of a comment no rule matches.
@@ -705,9 +718,11 @@ def _decision(matched: list[Rule], record: Mapping[str, Any], derailed_at: str |
     group = ""
     if derailed_at is not None and escalating and all(r.group == "subthread" for r in escalating):
         group = derailed_at
+    tested = (c for r in escalating for c in r.when.columns() if c in contract.LABELS)
     return Decision(
         action=action,
         priority=priority,
         reasons="; ".join(r.describe(record) for r in matched),
         review_group=group,
+        labels=tuple(dict.fromkeys(tested)),
     )

@@ -1112,10 +1112,15 @@ def _repair(text: str) -> tuple[str, str]:
 
 
 def evidence_labels(decision: Decision, scores: Mapping[str, float]) -> list[str]:
-    """The labels whose words the reasons of a lone comment quote (none when it is allowed)."""
+    """The labels whose words the reasons of a lone comment quote (none when it is allowed):
+    those at :data:`EXPLAIN_AT` or more and those the escalating rules tested."""
     if decision.action == contract.Action.ALLOW.value:
         return []
-    return [label for label in contract.LABELS if scores[label] >= EXPLAIN_AT]
+    return [
+        label
+        for label in contract.LABELS
+        if scores[label] >= EXPLAIN_AT or label in decision.labels
+    ]
 
 
 def quote_evidence(

@@ -21,18 +21,6 @@ DERAILED = [f"c{i:02d}" for i in range(2, 13)]  # the naming dispute, c02 … c1
 ON_TOPIC = ["c01", "c14", "c15", "c17"]
 
 
-MILD_INSULTS = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known model gap (issue #3): the mild insults in c08 ('some insane person') and c10 "
-        "('Zionist troll', 'naive and uneducated') score below the heated but civil c04 "
-        "(toxicity 0.16 / 0.19 vs 0.24 with hostility-2026-11-30d); sentence scoring, span "
-        "phrases, reweighting, a larger sentence weight and mild-insult templates were measured "
-        "and did not fix it without hurting held-out data (data/README.md)"
-    ),
-)
-
-
 @pytest.fixture(scope="module")
 def moderator() -> Moderator:
     return Moderator.load()
@@ -51,7 +39,6 @@ def test_one_row_per_comment_in_order(scored: pd.DataFrame) -> None:
     assert (scored[schema.PROBLEMS] == "").all()
 
 
-@MILD_INSULTS
 def test_hostile_replies_rank_above_civil_ones_on_toxicity(scored: pd.DataFrame) -> None:
     civil = scored.drop(index=HOSTILE + BORDERLINE)
     assert scored.loc[HOSTILE, "toxicity"].min() > civil["toxicity"].max()
@@ -64,14 +51,39 @@ def test_derailed_chain_is_more_off_topic_than_on_topic_comments(scored: pd.Data
     assert derailed.median() > on_topic.max()
 
 
-@MILD_INSULTS
-def test_review_list_has_hostile_replies_with_readable_reasons(scored: pd.DataFrame) -> None:
+C08_BELOW_INSULT_RULE = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known model gap (issue #2): c08 ('some insane person') scores insult 0.335 with "
+        "hostility-2026-11-30e, just under the default insult rule's precision-0.6 threshold "
+        "(0.337); it reaches the review list only with its derailed sub-thread, whose reason "
+        "is the derailment, not the insult"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "comment_id",
+    [pytest.param(c, marks=C08_BELOW_INSULT_RULE) if c == "c08" else c for c in HOSTILE],
+)
+def test_review_list_has_hostile_replies_with_readable_reasons(
+    scored: pd.DataFrame, comment_id: str
+) -> None:
     escalated = scored[scored[schema.ACTION] != "allow"]
-    for comment_id in HOSTILE:
-        assert comment_id in escalated.index, scored.loc[comment_id, list(schema.SCORES)]
-        reasons = escalated.loc[comment_id, schema.REASONS]
-        assert "[" in reasons and "words:" in reasons, reasons
-    assert (escalated[schema.ACTION] != "remove").all()  # nothing here is near-certain abuse
+    assert comment_id in escalated.index, scored.loc[comment_id, list(schema.SCORES)]
+    reasons = escalated.loc[comment_id, schema.REASONS]
+    # A hostility rule fired and the words behind that label are quoted.
+    assert "words:" in reasons, reasons
+
+
+def test_nothing_in_the_example_is_removed(scored: pd.DataFrame) -> None:
+    assert (scored[schema.ACTION] != "remove").all()  # nothing here is near-certain abuse
+
+
+def test_reasons_quote_the_words_of_the_label_that_escalated(scored: pd.DataFrame) -> None:
+    # c10's insult (0.35) is under 0.5 but over the insult rule's threshold: its words are quoted.
+    reasons = scored.loc["c10", schema.REASONS]
+    assert "Possible insult" in reasons and "words: insult:" in reasons, reasons
 
 
 def test_score_one_matches_the_batch(moderator: Moderator, scored: pd.DataFrame) -> None:
@@ -82,7 +94,6 @@ def test_score_one_matches_the_batch(moderator: Moderator, scored: pd.DataFrame)
     assert one.terms
 
 
-@MILD_INSULTS
 def test_score_one_escalates_a_mild_insult_in_a_long_reply(moderator: Moderator) -> None:
     comments = read_comments(EXAMPLE / "comments.csv").set_index("comment_id", drop=False)
     one = moderator.score_one(comments.loc["c10", "text"], parent=comments.loc["c09", "text"])

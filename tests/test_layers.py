@@ -25,6 +25,7 @@ LAYERS = [
     "obfuscate",  # builds obfuscated test texts; imports nothing from the package
     "thread",
     "features",
+    "wordvectors",  # co-occurrence word vectors the model fits with
     "fastscore",  # scikit-learn-free scoring of a fitted model (vectorised NumPy)
     "offtopicarrays",  # the off-topic scorer as plain arrays (no scikit-learn)
     "calibration",  # monotone score maps; the model applies them, training fits them

@@ -50,13 +50,13 @@ def item_of(url: str, comment_id: str) -> int:
 
 def test_score_into_database_twice_adds_nothing_new(queue_url: str, tmp_path: Path) -> None:
     first = score_into(queue_url, tmp_path)
-    assert "2 items (2 new, 0 updated, 0 already decided)" in first
+    assert "3 items (3 new, 0 updated, 0 already decided)" in first
     second = score_into(queue_url, tmp_path)
-    assert "2 items (0 new, 2 updated, 0 already decided)" in second
+    assert "3 items (0 new, 3 updated, 0 already decided)" in second
     with ReviewQueue(queue_url) as queue:
         listed = queue.list_items()
-    assert listed["comment_id"].tolist() == ["c16", "c03"]
-    assert listed["item_size"].tolist() == [1, 10]  # the naming dispute is one item
+    assert listed["comment_id"].tolist() == ["c10", "c16", "c03"]  # insult, toxicity, derail
+    assert listed["item_size"].tolist() == [1, 1, 9]  # the rest of the dispute is one item
 
 
 @pytest.mark.parametrize("scheme", ["file", "memory"])
@@ -117,13 +117,13 @@ def test_list_show_decide_export(filled: str, tmp_path: Path) -> None:
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["ID", "STATUS", "ACTION"]
     assert "ARTICLE" in lines[0]
-    assert "c16" in lines[1] and "c03" in lines[2]
+    assert "c10" in lines[1] and "c16" in lines[2] and "c03" in lines[3]
     assert all("Azerbaijan Mulls Cooperatio…" in line for line in lines[1:])
 
     sub = item_of(filled, "c03")
     code, out, err = run("review", "show", str(sub), "--queue", filled)
     assert code == 0, err
-    assert "derailed sub-thread of 10 comments from c03" in out
+    assert "derailed sub-thread of 9 comments from c03" in out
     assert "Article: Azerbaijan Mulls Cooperation with CSTO" in out
     assert "in reply to c02:" in out  # thread context
     assert "off_topic 1.00" in out or "off_topic 0.99" in out
@@ -157,7 +157,7 @@ def test_list_show_decide_export(filled: str, tmp_path: Path) -> None:
     labels_path = tmp_path / "labels.csv"
     code, _, err = run("review", "export-labels", "-o", str(labels_path), "--queue", filled)
     assert code == 0, err
-    assert "Exported 11 labelled comments from 2 decided items" in err
+    assert "Exported 10 labelled comments from 2 decided items" in err
     labels = pd.read_csv(labels_path).set_index("comment_id")
     assert labels.loc["c16", "toxicity"] == 0.0
     assert labels.loc["c16", ["severe_toxicity", "off_topic"]].isna().all()
@@ -204,7 +204,7 @@ def test_queue_from_environment(filled: str, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MODERATION_QUEUE", filled)
     code, out, err = run("review", "list", "--min-priority", "50")
     assert code == 0, err
-    assert len(out.splitlines()) == 2  # header and c16
+    assert len(out.splitlines()) == 3  # header, c10 (insult) and c16 (toxicity)
 
 
 def test_rules_see_the_authors_queue_history(filled: str, tmp_path: Path) -> None:

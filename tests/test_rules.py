@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from moderation import schema
 from moderation.errors import RulesError
 from moderation.rules import (
+    EVIDENCE_LABELS,
     RULE_COLUMNS,
     Rules,
     apply_rules,
@@ -115,6 +116,14 @@ def test_no_match_allows(rules: Rules) -> None:
     assert out.loc[0, schema.ACTION] == "allow"
     assert out.loc[0, schema.PRIORITY] == 0
     assert out.loc[0, schema.REASONS] == ""
+
+
+def test_evidence_labels_are_the_scores_the_escalating_rules_tested(rules: Rules) -> None:
+    data = frame(severe_toxicity=[0.95, 0.1, 0.1], insult=[0.7, 0.6, 0.1], depth=[1, 1, 1])
+    out = apply_rules(data, rules, evidence=True)
+    # depth is tested too, but only hostility labels have words to quote.
+    assert out[EVIDENCE_LABELS].tolist() == [("severe_toxicity", "insult"), ("insult",), ()]
+    assert EVIDENCE_LABELS not in apply_rules(data, rules).columns  # not an output column
 
 
 def test_strongest_action_and_highest_priority_win(rules: Rules) -> None:

@@ -211,7 +211,12 @@ def test_praise_templates_weigh_more_and_the_family_column_is_not_fitted(
     seen: dict[str, object] = {}
 
     def fake_fit(
-        self: HostilityModel, corpus: pd.DataFrame, *, seed: int = 0, sample_weight: np.ndarray
+        self: HostilityModel,
+        corpus: pd.DataFrame,
+        *,
+        seed: int = 0,
+        sample_weight: np.ndarray,
+        unlabelled: object = None,
     ) -> HostilityModel:
         seen["corpus"], seen["weights"] = corpus, sample_weight
         return self
