@@ -3,7 +3,9 @@
 Flow: ``features -> **models** -> rules``. Sources annotate different subsets of the labels, so
 each label's classifier is fitted only on the rows where that label is known; the feature
 transformer is fitted once on all training text. Linear models make explanations free: a term's
-contribution to the score is its tf-idf value times its coefficient (:meth:`top_terms`).
+contribution to the score is its tf-idf value times its coefficient (:meth:`top_terms`). Word
+vectors learned from the training texts (:mod:`moderation.wordvectors`) are fitted next to the
+n-grams and folded into their coefficients, so they keep this linear form.
 
 A long comment is also scored sentence by sentence (:func:`moderation.normalize.split_sentences`)
 so that one hostile sentence in a long civil reply is not diluted: the comment's score combines

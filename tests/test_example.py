@@ -54,7 +54,7 @@ def test_derailed_chain_is_more_off_topic_than_on_topic_comments(scored: pd.Data
 C08_BELOW_INSULT_RULE = pytest.mark.xfail(
     strict=True,
     reason=(
-        "known model gap (issue #2): c08 ('some insane person') scores insult 0.335 with "
+        "known model limit: c08 ('some insane person') scores insult 0.335 with "
         "hostility-2026-11-30e, just under the default insult rule's precision-0.6 threshold "
         "(0.337); it reaches the review list only with its derailed sub-thread, whose reason "
         "is the derailment, not the insult"
