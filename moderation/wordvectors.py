@@ -88,7 +88,7 @@ def cooccurrence_vectors(
     left = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     right = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     vectors = np.zeros((n_columns, dim), dtype=np.float32)
-    if len(left) == 0:
+    if len(left) == 0 or n_columns < 2:
         return vectors
     counts = sp.coo_matrix(
         (np.ones(2 * len(left)), (np.r_[left, right], np.r_[right, left])),
@@ -108,7 +108,8 @@ def cooccurrence_vectors(
     dim_fit = min(dim, n_columns - 1)
     svd = TruncatedSVD(dim_fit, algorithm="randomized", n_iter=7, random_state=seed)
     # U * S from the SVD; dividing by sqrt(S) gives the symmetric U * sqrt(S) weighting.
-    reduced = svd.fit_transform(ppmi) / np.sqrt(np.maximum(svd.singular_values_, 1e-12))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a tiny or degenerate vocabulary
+        reduced = svd.fit_transform(ppmi) / np.sqrt(np.maximum(svd.singular_values_, 1e-12))
     norms = np.linalg.norm(reduced, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     vectors[:, :dim_fit] = reduced / norms

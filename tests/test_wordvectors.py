@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from moderation import schema
@@ -65,6 +66,14 @@ def test_vectors_are_deterministic_and_checked() -> None:
     with pytest.raises(ValueError, match="dim and window"):
         cooccurrence_vectors(word, texts, dim=0)
     assert not cooccurrence_vectors(word, ["", "one"], dim=3).any()  # nothing co-occurs
+
+
+@pytest.mark.parametrize("texts", [["a"], ["a a"], ["a b"], ["a b", "b a"], ["p q r", "r q p"]])
+def test_tiny_vocabularies_give_finite_vectors(texts: list[str]) -> None:
+    word = TfidfVectorizer(ngram_range=(1, 1), token_pattern=r"(?u)\b\w+\b").fit(texts)
+    vectors = cooccurrence_vectors(word, texts, dim=5)
+    assert vectors.shape == (len(word.vocabulary_), 5)
+    assert np.isfinite(vectors).all()
 
 
 def _frame() -> pd.DataFrame:
