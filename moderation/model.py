@@ -40,12 +40,7 @@ from moderation import schema
 from moderation.calibration import Calibration, apply_calibration
 from moderation.contract import MAX_TEXT_CHARS, Span
 from moderation.fastscore import CompiledModel, compile_model
-from moderation.features import (
-    FeatureConfig,
-    drop_pruned_vocabulary,
-    feature_names,
-    make_features,
-)
+from moderation.features import FeatureConfig, drop_pruned_vocabulary, make_features
 from moderation.normalize import normalize_text, normalize_with_offsets, split_sentences
 
 if TYPE_CHECKING:
@@ -375,7 +370,9 @@ class HostilityModel:
         texts = [_as_text(t) for t in corpus["text"]]
         features = make_features(self.config)
         matrix = features.fit_transform(texts).tocsr()
-        vectors = self._word_vectors(features, texts if unlabelled is None else unlabelled, seed)
+        vectors = self._word_vectors(
+            features, matrix.shape[1], texts if unlabelled is None else unlabelled, seed
+        )
         drop_pruned_vocabulary(features)
         self.features_ = features
         weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight)
@@ -421,7 +418,7 @@ class HostilityModel:
         return self
 
     def _word_vectors(
-        self, features: FeatureUnion, texts: Sequence[str], seed: int
+        self, features: FeatureUnion, n_columns: int, texts: Sequence[str], seed: int
     ) -> np.ndarray | None:
         """Word vectors padded to every feature column (zero outside word unigrams), or None."""
         dim = int(getattr(self, "word_vectors", 0))
@@ -433,7 +430,7 @@ class HostilityModel:
         vectors = cooccurrence_vectors(
             word, [_as_text(t) for t in texts], dim=dim, window=self.word_vector_window, seed=seed
         )
-        padded = np.zeros((len(feature_names(features)), dim), dtype=np.float32)
+        padded = np.zeros((n_columns, dim), dtype=np.float32)
         padded[: len(vectors)] = vectors
         logger.info("learned %d-dimensional vectors for %d words", dim, (vectors != 0).any(1).sum())
         return padded
