@@ -514,7 +514,7 @@ def train(
     "--full",
     is_flag=True,
     help="Also refit the recipe for Davidson 5-fold cross-validation and leave-one-source-out "
-    "cross-domain tests (about 30 minutes on 2 cores).",
+    "cross-domain tests (about 15-20 minutes on 2 cores).",
 )
 @click.option(
     "--update-card",
